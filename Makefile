@@ -1,0 +1,123 @@
+# sqlite-es — build, demo and tests. `make demo` and `make test` install what they need on
+# Debian as root (scripts/deps.sh); elsewhere they name the packages to install.
+
+CC      ?= cc
+CSTD     = -std=c11 -D_POSIX_C_SOURCE=200809L
+WARN     = -Wall -Wextra -Werror
+OPT     ?= -O2 -g
+CFLAGS_EXT = $(CSTD) $(WARN) $(OPT) -fPIC -fvisibility=hidden
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILD_DEFS = -DES_BUILD_COMMIT='"$(COMMIT)"' -DES_BUILD_DATE='"$(DATE)"' -DES_BUILD_FLAGS='"$(OPT)"'
+PYTHON  ?= /usr/bin/python3
+
+DOMAIN_SRC = $(wildcard ext/domain/*.c)
+ADAPTER_SRC = $(wildcard ext/store/*.c) $(wildcard ext/sqlapi/*.c) ext/es.c
+EXT_SRC = $(DOMAIN_SRC) $(ADAPTER_SRC)
+EXT_HDR = $(wildcard ext/*.h ext/*/*.h)
+
+.PHONY: all demo test deps-demo deps-test unit unit-asan unit-valgrind integration sql-tests lang-tests \
+        concurrency check-domain check-deps fuzz clean
+
+all: dist/es.so dist/bank.so dist/libsqlite_es.a
+
+# ---- the extension ----
+
+dist/es.so: $(EXT_SRC) $(EXT_HDR)
+	@mkdir -p dist
+	$(CC) $(CFLAGS_EXT) $(BUILD_DEFS) -shared -o $@ $(EXT_SRC)
+
+dist/bank.so: examples/bank/bank.c ext/es.h
+	@mkdir -p dist
+	$(CC) $(CFLAGS_EXT) -Iext -shared -o $@ examples/bank/bank.c
+
+# The static variant: compiled into the application (SQLITE_CORE), registered with
+# sqlite3_auto_extension through es_register_auto_extension() (ext/static_init.c).
+STATIC_OBJ = $(patsubst %.c,build/static/%.o,$(EXT_SRC) ext/static_init.c)
+build/static/%.o: %.c $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) -DSQLITE_CORE -DES_STATIC $(BUILD_DEFS) -c -o $@ $<
+dist/libsqlite_es.a: $(STATIC_OBJ)
+	@mkdir -p dist
+	rm -f $@ && ar rcs $@ $^
+
+# ---- the README's two commands ----
+
+demo: deps-demo dist/es.so dist/bank.so
+	@sh examples/bank/run_demo.sh
+
+test: deps-test check-domain check-deps unit unit-asan unit-valgrind integration sql-tests lang-tests concurrency
+	@echo "make test: every suite passed"
+
+deps-demo:
+	@sh scripts/deps.sh demo
+deps-test:
+	@sh scripts/deps.sh test
+
+# ---- tests ----
+
+UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(filter-out tests/unit/fake_%.c,$(wildcard tests/unit/test_*.c)))
+UNIT_SUPPORT = tests/unit/fake_mem.c tests/unit/fake_store.c tests/unit/sample_aggregates.c
+UNIT_CFLAGS = $(CSTD) $(WARN) -g -Iext
+
+build/unit/%: tests/unit/%.c $(DOMAIN_SRC) $(UNIT_SUPPORT) $(EXT_HDR) $(wildcard tests/unit/*.h)
+	@mkdir -p build/unit
+	$(CC) $(UNIT_CFLAGS) -O1 -o $@ $< $(DOMAIN_SRC) $(UNIT_SUPPORT) -lcmocka
+build/unit-asan/%: tests/unit/%.c $(DOMAIN_SRC) $(UNIT_SUPPORT) $(EXT_HDR) $(wildcard tests/unit/*.h)
+	@mkdir -p build/unit-asan
+	$(CC) $(UNIT_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	  -o $@ $< $(DOMAIN_SRC) $(UNIT_SUPPORT) -lcmocka
+
+unit: $(addprefix build/unit/,$(UNIT_TESTS))
+	@for t in $^; do echo "== $$t"; $$t || exit 1; done
+unit-asan: $(addprefix build/unit-asan/,$(UNIT_TESTS))
+	@for t in $^; do echo "== $$t (ASan+UBSan)"; $$t || exit 1; done
+unit-valgrind: $(addprefix build/unit/,$(UNIT_TESTS))
+	@for t in $^; do echo "== $$t (valgrind)"; \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t || exit 1; done
+
+# Integration tests: C against a real SQLite, with the static variant (plain and ASan+UBSan builds).
+INTEG_TESTS = $(patsubst tests/integration/%.c,%,$(wildcard tests/integration/test_*.c))
+INTEG_SUPPORT = $(wildcard tests/integration/support_*.c)
+build/integration/%: tests/integration/%.c $(EXT_SRC) ext/static_init.c $(EXT_HDR) $(INTEG_SUPPORT) examples/bank/bank.c
+	@mkdir -p build/integration
+	$(CC) $(CSTD) $(WARN) -g -O1 -Iext -DSQLITE_CORE -DES_STATIC -o $@ $< $(EXT_SRC) ext/static_init.c \
+	  $(INTEG_SUPPORT) -lsqlite3 -lcmocka -lpthread
+build/integration-asan/%: tests/integration/%.c $(EXT_SRC) ext/static_init.c $(EXT_HDR) $(INTEG_SUPPORT) examples/bank/bank.c
+	@mkdir -p build/integration-asan
+	$(CC) $(CSTD) $(WARN) -g -O1 -Iext -DSQLITE_CORE -DES_STATIC -fsanitize=address,undefined \
+	  -fno-sanitize-recover=all -fno-omit-frame-pointer -o $@ $< $(EXT_SRC) ext/static_init.c $(INTEG_SUPPORT) \
+	  -lsqlite3 -lcmocka -lpthread
+integration: all $(addprefix build/integration/,$(INTEG_TESTS)) $(addprefix build/integration-asan/,$(INTEG_TESTS))
+	@for t in $(addprefix build/integration/,$(INTEG_TESTS)) $(addprefix build/integration-asan/,$(INTEG_TESTS)); do \
+	  echo "== $$t"; (cd build && ../$$t) || exit 1; done
+
+sql-tests: all
+	@sh tests/sql/run.sh
+
+lang-tests: all
+	@$(PYTHON) tests/lang/python/run.py
+
+concurrency: all
+	@$(PYTHON) tests/stress/concurrent_submit.py
+
+# The domain includes no SQLite header.
+check-domain:
+	@if grep -rlE '#include[[:space:]]*[<"]sqlite3(ext)?\.h' ext/domain; then \
+	  echo "ext/domain must not include SQLite headers"; exit 1; fi
+	@echo "check-domain: ext/domain includes no SQLite header"
+
+# es.so needs nothing at run time but the C library (SQLite's API comes from the host).
+check-deps: dist/es.so
+	@libs=$$(objdump -p dist/es.so | awk '/NEEDED/ {print $$2}' | tr '\n' ' '); \
+	  case "$$libs" in "libc.so.6 ") echo "check-deps: dist/es.so needs only $$libs";; \
+	  *) echo "dist/es.so needs more than libc: $$libs"; exit 1;; esac
+
+fuzz:
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L -o build/fuzz/fuzz_json \
+	  tests/fuzz/fuzz_json.c ext/domain/json.c ext/domain/mem_util.c tests/unit/fake_mem.c
+	build/fuzz/fuzz_json -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 tests/fuzz/corpus/json
+
+clean:
+	rm -rf build dist

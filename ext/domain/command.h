@@ -1,0 +1,51 @@
+/*
+** command.h — the command loop: load state → decide → evolve → append. Pure domain: storage is
+** reached through the event-store port, and the caller owns the unit of work around it
+** (ext/sqlapi/txn_policy.c): it commits on ES_OK and rolls back on anything else.
+*/
+#ifndef ES_DOMAIN_COMMAND_H
+#define ES_DOMAIN_COMMAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../ports/event_store.h"
+#include "registry.h"
+
+#define ES_MAX_ID_BYTES 1000                 /* aggregate types, ids, command types */
+#define ES_DEFAULT_MAX_PAYLOAD_BYTES 1048576 /* payload and metadata */
+
+typedef struct es_command_request {
+  const char *aggregate_type;
+  const char *aggregate_id;
+  const char *command_type;
+  const char *payload; /* JSON object text; NULL means {} */
+  size_t payload_len;
+  const char *options; /* JSON object text; NULL means none */
+  size_t options_len;
+  size_t max_payload_bytes; /* 0 means ES_DEFAULT_MAX_PAYLOAD_BYTES */
+} es_command_request;
+
+typedef struct es_command_result {
+  int64_t version;  /* the aggregate's version after the command */
+  int64_t position; /* position of its last event; 0 when it appended none */
+  int64_t n_events; /* events appended */
+  int duplicate;    /* 1 when command_id had already succeeded: nothing was appended */
+} es_command_result;
+
+/* Check arguments that need no storage (ids, aggregate, command, payload size). */
+es_status es_command_check(const es_registry *reg, const es_command_request *req, es_error *err);
+
+/* Decide and append one command. On failure nothing must be kept: the caller rolls back. */
+es_status es_command_run(const es_registry *reg, const es_event_store *store,
+                         const es_command_request *req, es_command_result *res, es_error *err);
+
+/* The current state of an aggregate as JSON, and its version. */
+es_status es_aggregate_state_json(const es_registry *reg, const es_event_store *store,
+                                  const char *aggregate_type, const char *aggregate_id, char **json,
+                                  int64_t *version, es_error *err);
+
+/* Check an id argument: text of 1 to ES_MAX_ID_BYTES bytes ("aggregate_id must …"). */
+es_status es_check_id(const char *what, const char *value, es_error *err);
+
+#endif

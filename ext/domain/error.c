@@ -1,0 +1,58 @@
+/* error.c — recording and formatting typed failures (error.h). */
+#include <stdarg.h>
+#include <string.h>
+
+#include "error.h"
+#include "mem.h"
+
+const char *es_status_name(es_status s) {
+  switch (s) {
+#define ES_STATUS_CASE(name, text) \
+  case name:                       \
+    return text;
+    ES_STATUS_LIST(ES_STATUS_CASE)
+#undef ES_STATUS_CASE
+  }
+  return "unknown";
+}
+
+es_status es_error_setv(es_error *e, es_status s, const char *fmt, va_list ap) {
+  if (e->status != ES_OK) return e->status;
+  e->status = s;
+  if (s == ES_NOMEM || !fmt) return s;
+  e->message = es_mem_vprintf(fmt, ap);
+  if (!e->message) e->status = ES_NOMEM;
+  return e->status;
+}
+
+es_status es_error_set(es_error *e, es_status s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  es_status rc = es_error_setv(e, s, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+es_status es_error_reject(es_error *e, const char *reason, const char *fmt, va_list ap) {
+  if (e->status != ES_OK) return e->status;
+  if (es_error_setv(e, ES_REJECTED, fmt, ap) != ES_REJECTED) return e->status;
+  e->reason = es_mem_strdup(reason && *reason ? reason : "rejected");
+  if (!e->reason) {
+    es_error_clear(e);
+    e->status = ES_NOMEM;
+  }
+  return e->status;
+}
+
+void es_error_clear(es_error *e) {
+  es_mem_free(e->reason);
+  es_mem_free(e->message);
+  memset(e, 0, sizeof(*e));
+}
+
+char *es_error_format(const es_error *e) {
+  const char *kind = es_status_name(e->status);
+  const char *msg = e->message ? e->message : kind;
+  if (e->reason) return es_mem_printf("es: %s (%s): %s", kind, e->reason, msg);
+  return es_mem_printf("es: %s: %s", kind, msg);
+}

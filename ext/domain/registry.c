@@ -1,0 +1,176 @@
+/* registry.c — checking, copying and finding aggregate types (registry.h). */
+#include <string.h>
+
+#include "mem.h"
+#include "registry.h"
+
+struct es_registry {
+  es_agg **aggs;
+  size_t n, cap;
+  unsigned next_generation;
+};
+
+es_registry *es_registry_new(void) {
+  es_registry *r = es_mem_alloc(sizeof(*r));
+  if (r) memset(r, 0, sizeof(*r));
+  return r;
+}
+
+/* Free a copied definition and tell its owner. */
+static void agg_free(es_agg *a) {
+  if (!a) return;
+  for (int i = 0; a->def.commands && i < a->def.n_commands; i++)
+    es_mem_free((char *)a->def.commands[i].command_type);
+  for (int i = 0; a->def.events && i < a->def.n_events; i++)
+    es_mem_free((char *)a->def.events[i].event_type);
+  es_mem_free((void *)a->def.commands);
+  es_mem_free((void *)a->def.events);
+  es_mem_free((char *)a->def.name);
+  if (a->xDestroy) a->xDestroy(a->user);
+  es_mem_free(a);
+}
+
+void es_registry_free(es_registry *r) {
+  if (!r) return;
+  for (size_t i = 0; i < r->n; i++) agg_free(r->aggs[i]);
+  es_mem_free(r->aggs);
+  es_mem_free(r);
+}
+
+/* A name usable as a type: non-empty, at most 200 bytes, no control characters. */
+static int name_ok(const char *z) {
+  if (!z || !*z) return 0;
+  size_t n = strlen(z);
+  if (n > 200) return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)z[i] < 0x20) return 0;
+  return 1;
+}
+
+/* Reject definitions that could never work, with a message naming the culprit. */
+static es_status check_def(const es_aggregate_type *d, es_error *err) {
+  if (!d) return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type definition is NULL");
+  if (d->iVersion < 1)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type iVersion must be at least 1");
+  if (!name_ok(d->name))
+    return es_error_set(err, ES_INVALID_ARGUMENT,
+                        "aggregate type name must be 1 to 200 bytes with no control characters");
+  if (d->n_commands < 0 || d->n_events < 0 || (d->n_commands && !d->commands) ||
+      (d->n_events && !d->events))
+    return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s': bad handler arrays", d->name);
+  for (int i = 0; i < d->n_commands; i++) {
+    const es_command_handler *h = &d->commands[i];
+    if (!name_ok(h->command_type))
+      return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s': command %d has no valid name",
+                          d->name, i);
+    if (!h->decide)
+      return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s': command '%s' has no decide callback",
+                          d->name, h->command_type);
+    for (int j = 0; j < i; j++)
+      if (strcmp(d->commands[j].command_type, h->command_type) == 0)
+        return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s': command '%s' is declared twice",
+                            d->name, h->command_type);
+  }
+  for (int i = 0; i < d->n_events; i++) {
+    const char *t = d->events[i].event_type;
+    if (!name_ok(t))
+      return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s': event %d has no valid name",
+                          d->name, i);
+    for (int j = 0; j < i; j++)
+      if (strcmp(d->events[j].event_type, t) == 0)
+        return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s': event '%s' is declared twice",
+                            d->name, t);
+  }
+  return ES_OK;
+}
+
+/* Deep-copy a checked definition, so the caller's may be temporary. */
+static es_agg *agg_copy(const es_aggregate_type *d) {
+  es_agg *a = es_mem_alloc(sizeof(*a));
+  if (!a) return 0;
+  memset(a, 0, sizeof(*a));
+  a->def = *d;
+  a->def.iVersion = 1;
+  a->def.name = 0;
+  a->def.commands = 0;
+  a->def.events = 0;
+  es_command_handler *cmds = d->n_commands ? es_mem_alloc(sizeof(*cmds) * (size_t)d->n_commands) : 0;
+  es_event_handler *evs = d->n_events ? es_mem_alloc(sizeof(*evs) * (size_t)d->n_events) : 0;
+  a->def.commands = cmds;
+  a->def.events = evs;
+  a->def.n_commands = cmds ? d->n_commands : 0;
+  a->def.n_events = evs ? d->n_events : 0;
+  if ((d->n_commands && !cmds) || (d->n_events && !evs)) goto fail;
+  if (cmds) memset(cmds, 0, sizeof(*cmds) * (size_t)a->def.n_commands);
+  if (evs) memset(evs, 0, sizeof(*evs) * (size_t)a->def.n_events);
+  a->def.name = es_mem_strdup(d->name);
+  if (!a->def.name) goto fail;
+  for (int i = 0; i < d->n_commands; i++) {
+    cmds[i].decide = d->commands[i].decide;
+    if (!(cmds[i].command_type = es_mem_strdup(d->commands[i].command_type))) goto fail;
+  }
+  for (int i = 0; i < d->n_events; i++) {
+    evs[i].evolve = d->events[i].evolve;
+    if (!(evs[i].event_type = es_mem_strdup(d->events[i].event_type))) goto fail;
+  }
+  return a;
+fail:
+  agg_free(a);
+  return 0;
+}
+
+es_status es_registry_add(es_registry *r, const es_aggregate_type *def, void *user,
+                          void (*xDestroy)(void *), es_error *err) {
+  es_agg *a = 0;
+  if (check_def(def, err) != ES_OK) goto fail;
+  if (!(a = agg_copy(def))) goto nomem;
+  a->user = user;
+  a->xDestroy = xDestroy;
+  a->generation = ++r->next_generation;
+  for (size_t i = 0; i < r->n; i++) {
+    if (strcmp(r->aggs[i]->def.name, def->name) == 0) {
+      agg_free(r->aggs[i]);
+      r->aggs[i] = a;
+      return ES_OK;
+    }
+  }
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 8;
+    es_agg **p = es_mem_realloc(r->aggs, cap * sizeof(*p));
+    if (!p) goto nomem;
+    r->aggs = p;
+    r->cap = cap;
+  }
+  r->aggs[r->n++] = a;
+  return ES_OK;
+nomem:
+  es_error_set(err, ES_NOMEM, 0);
+fail:
+  if (a) {
+    agg_free(a); /* calls xDestroy */
+  } else if (xDestroy) {
+    xDestroy(user);
+  }
+  return err->status;
+}
+
+size_t es_registry_count(const es_registry *r) { return r->n; }
+const es_agg *es_registry_at(const es_registry *r, size_t i) { return i < r->n ? r->aggs[i] : 0; }
+
+const es_agg *es_registry_find(const es_registry *r, const char *name) {
+  for (size_t i = 0; i < r->n; i++)
+    if (strcmp(r->aggs[i]->def.name, name) == 0) return r->aggs[i];
+  return 0;
+}
+
+const es_command_handler *es_agg_command(const es_agg *a, const char *command_type) {
+  for (int i = 0; i < a->def.n_commands; i++)
+    if (strcmp(a->def.commands[i].command_type, command_type) == 0) return &a->def.commands[i];
+  return 0;
+}
+
+const es_event_handler *es_agg_event(const es_agg *a, const char *event_type) {
+  for (int i = 0; i < a->def.n_events; i++)
+    if (strcmp(a->def.events[i].event_type, event_type) == 0) return &a->def.events[i];
+  return 0;
+}

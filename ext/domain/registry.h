@@ -1,0 +1,33 @@
+/*
+** registry.h — the aggregate types registered on one connection. Definitions are deep-copied
+** at registration, checked once, and looked up by name on every command.
+*/
+#ifndef ES_DOMAIN_REGISTRY_H
+#define ES_DOMAIN_REGISTRY_H
+
+#include "../es.h"
+#include "error.h"
+
+typedef struct es_agg {
+  es_aggregate_type def; /* copy; its name and handler arrays point into this struct's copies */
+  void *user;
+  void (*xDestroy)(void *user);
+  unsigned generation; /* changes when a type of this name is replaced (cached states expire) */
+} es_agg;
+
+typedef struct es_registry es_registry;
+
+es_registry *es_registry_new(void);
+void es_registry_free(es_registry *r);
+
+/* Check and add (or replace) a type. On failure xDestroy(user) has been called. */
+es_status es_registry_add(es_registry *r, const es_aggregate_type *def, void *user,
+                          void (*xDestroy)(void *), es_error *err);
+size_t es_registry_count(const es_registry *r);
+const es_agg *es_registry_at(const es_registry *r, size_t i); /* in registration order */
+const es_agg *es_registry_find(const es_registry *r, const char *name);
+
+const es_command_handler *es_agg_command(const es_agg *a, const char *command_type);
+const es_event_handler *es_agg_event(const es_agg *a, const char *event_type);
+
+#endif

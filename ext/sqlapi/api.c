@@ -1,0 +1,59 @@
+/* api.c — the es_api struct handed to other extensions (es.h): registration and memory. */
+#include <string.h>
+
+#include "../domain/mem.h"
+#include "conn.h"
+
+static es_status api_register_aggregate(es_api *api, const es_aggregate_type *type, void *user,
+                                        void (*xDestroy)(void *)) {
+  es_api_impl *impl = (es_api_impl *)api;
+  es_error err = {0};
+  es_status rc = es_registry_add(impl->conn->registry, type, user, xDestroy, &err);
+  es_mem_free(impl->errmsg);
+  impl->errmsg = rc == ES_OK ? 0 : es_error_format(&err);
+  es_error_clear(&err);
+  return rc;
+}
+
+static const char *api_errmsg(es_api *api) {
+  es_api_impl *impl = (es_api_impl *)api;
+  return impl->errmsg ? impl->errmsg : "not an error";
+}
+
+static void *api_malloc(es_api *api, size_t n) {
+  (void)api;
+  return es_mem_alloc(n);
+}
+
+static void api_free(es_api *api, void *p) {
+  (void)api;
+  es_mem_free(p);
+}
+
+void es_api_init(es_conn *c) {
+  memset(&c->api, 0, sizeof(c->api));
+  c->api.pub.iVersion = 1;
+  c->api.pub.xRegisterAggregate = api_register_aggregate;
+  c->api.pub.xErrmsg = api_errmsg;
+  c->api.pub.xMalloc = api_malloc;
+  c->api.pub.xFree = api_free;
+  c->api.conn = c;
+}
+
+void es_api_clear(es_conn *c) {
+  es_mem_free(c->api.errmsg);
+  c->api.errmsg = 0;
+}
+
+#ifdef ES_STATIC
+es_api *es_api_from_db(sqlite3 *db) {
+  es_api *api = 0;
+  sqlite3_stmt *st = 0;
+  if (sqlite3_prepare_v2(db, "SELECT es_api(?1)", -1, &st, 0) == SQLITE_OK) {
+    sqlite3_bind_pointer(st, 1, (void *)&api, "es_api_ptr", 0);
+    sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+  return api;
+}
+#endif

@@ -1,0 +1,48 @@
+/* conn.c — creating and freeing the per-connection state (conn.h). */
+#include <string.h>
+
+#include "../domain/command.h"
+#include "conn.h"
+
+es_conn *es_conn_new(sqlite3 *db) {
+  es_conn *c = sqlite3_malloc64(sizeof(*c));
+  if (!c) return 0;
+  memset(c, 0, sizeof(*c));
+  c->db = db;
+  c->refs = 1;
+  c->max_payload_bytes = ES_DEFAULT_MAX_PAYLOAD_BYTES;
+  c->registry = es_registry_new();
+  c->store = es_store_new(db);
+  es_txn_policy_init(&c->txn, db);
+  es_api_init(c);
+  if (!c->registry || !c->store) {
+    es_conn_unref(c);
+    return 0;
+  }
+  return c;
+}
+
+void es_conn_ref(es_conn *c) { c->refs++; }
+
+void es_conn_flush(es_conn *c) {
+  es_store_flush(c->store);
+  es_txn_policy_flush(&c->txn);
+}
+
+void es_conn_unref(void *p) {
+  es_conn *c = p;
+  if (!c || --c->refs > 0) return;
+  if (c->store) es_conn_flush(c);
+  es_registry_free(c->registry);
+  es_store_free(c->store);
+  es_api_clear(c);
+  sqlite3_free(c);
+}
+
+/* Make sure the close hook (aggregates_vtab.c) is connected before statements are cached, so
+** sqlite3_close() finds none left unfinalized. */
+void es_conn_ensure_close_hook(es_conn *c) {
+  if (c->close_hook_connected) return;
+  sqlite3_stmt *st = 0;
+  if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM es_aggregates", -1, &st, 0) == SQLITE_OK) sqlite3_finalize(st);
+}

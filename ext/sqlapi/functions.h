@@ -1,0 +1,16 @@
+/* functions.h — the SQL functions of functions.c, for the registration table in es.c. */
+#ifndef ES_SQLAPI_FUNCTIONS_H
+#define ES_SQLAPI_FUNCTIONS_H
+
+#include "../sqlite_ext.h"
+
+void es_stream_version_fn(sqlite3_context *, int, sqlite3_value **);
+void es_state_fn(sqlite3_context *, int, sqlite3_value **);
+void es_version_fn(sqlite3_context *, int, sqlite3_value **);
+void es_debug_fn(sqlite3_context *, int, sqlite3_value **);
+void es_config_fn(sqlite3_context *, int, sqlite3_value **);
+void es_internal_write_fn(sqlite3_context *, int, sqlite3_value **);
+void es_protect_fn(sqlite3_context *, int, sqlite3_value **);
+void es_api_fn(sqlite3_context *, int, sqlite3_value **);
+
+#endif

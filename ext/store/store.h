@@ -1,0 +1,48 @@
+/*
+** store.h — the SQLite storage of sqlite-es: the schema in `main` (created on first append,
+** format-versioned, verified whenever the schema changes), its protection, and the adapter that
+** implements the event-store port (ports/event_store.h) with cached prepared statements.
+*/
+#ifndef ES_STORE_H
+#define ES_STORE_H
+
+#include "../ports/event_store.h"
+#include "../sqlite_ext.h"
+
+#define ES_STORAGE_FORMAT 1 /* on-disk format written by this build; newer ones are refused */
+
+typedef struct es_store es_store;
+
+es_store *es_store_new(sqlite3 *db);
+void es_store_free(es_store *s);
+/* Finalize every cached statement (they are prepared again on demand). */
+void es_store_flush(es_store *s);
+
+/* Check the storage before use: absent is fine (it is created by the first append); an
+** incomplete, unprotected or newer-format storage is an error. Cheap when the schema is unchanged. */
+es_status es_store_open(es_store *s, es_error *err);
+int es_store_exists(const es_store *s); /* as of the last es_store_open */
+
+es_event_store es_store_port(es_store *s);
+
+es_status es_store_stream_version(es_store *s, const char *aggregate_type, const char *aggregate_id,
+                                  int64_t *version, es_error *err);
+
+/* Map the connection's last SQLite error to a typed error; doing says what failed. */
+es_status es_store_error(sqlite3 *db, int rc, const char *doing, es_error *err);
+
+/* ---- protection (protection.c) ---- */
+
+/* The guard es_internal_write(table) consults: 1 for the one write the store has armed. */
+int es_store_guard_consume(es_store *s, const char *table);
+/* Run one step of a write statement with the guard armed for table. */
+int es_store_guarded_step(es_store *s, sqlite3_stmt *st, const char *table);
+/* SQL creating the storage and its triggers (IF NOT EXISTS throughout). */
+extern const char es_schema_sql[];
+extern const char es_protection_sql[];
+/* Names of every protection trigger, NULL-terminated (checked by es_store_open). */
+extern const char *const es_protection_triggers[];
+/* Recreate missing protection triggers; *created says how many were. */
+es_status es_store_protect(es_store *s, int *created, es_error *err);
+
+#endif
