@@ -82,12 +82,12 @@ INTEG_SUPPORT = $(wildcard tests/integration/support_*.c)
 build/integration/%: tests/integration/%.c $(EXT_SRC) ext/static_init.c $(EXT_HDR) $(INTEG_SUPPORT) examples/bank/bank.c
 	@mkdir -p build/integration
 	$(CC) $(CSTD) $(WARN) -g -O1 -Iext -DSQLITE_CORE -DES_STATIC -o $@ $< $(EXT_SRC) ext/static_init.c \
-	  $(INTEG_SUPPORT) -lsqlite3 -lcmocka -lpthread
+	  examples/bank/bank.c $(INTEG_SUPPORT) -lsqlite3 -lcmocka -lpthread
 build/integration-asan/%: tests/integration/%.c $(EXT_SRC) ext/static_init.c $(EXT_HDR) $(INTEG_SUPPORT) examples/bank/bank.c
 	@mkdir -p build/integration-asan
 	$(CC) $(CSTD) $(WARN) -g -O1 -Iext -DSQLITE_CORE -DES_STATIC -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all -fno-omit-frame-pointer -o $@ $< $(EXT_SRC) ext/static_init.c $(INTEG_SUPPORT) \
-	  -lsqlite3 -lcmocka -lpthread
+	  -fno-sanitize-recover=all -fno-omit-frame-pointer -o $@ $< $(EXT_SRC) ext/static_init.c examples/bank/bank.c \
+	  $(INTEG_SUPPORT) -lsqlite3 -lcmocka -lpthread
 integration: all $(addprefix build/integration/,$(INTEG_TESTS)) $(addprefix build/integration-asan/,$(INTEG_TESTS))
 	@for t in $(addprefix build/integration/,$(INTEG_TESTS)) $(addprefix build/integration-asan/,$(INTEG_TESTS)); do \
 	  echo "== $$t"; (cd build && ../$$t) || exit 1; done
