@@ -12,7 +12,7 @@
 ** invalid_payload   → SQLITE_MISMATCH            → IntegrityError
 ** busy, storage     → SQLite's own extended code → OperationalError (and so on)
 ** nomem             → SQLITE_NOMEM               → MemoryError
-** misuse            → SQLITE_MISUSE              → InterfaceError / ProgrammingError
+** misuse            → SQLITE_MISUSE              → InterfaceError
 ** other kinds       → SQLITE_ERROR               → OperationalError
 */
 int es_status_sqlite_code(const es_error *err) {
