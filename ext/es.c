@@ -60,6 +60,9 @@ static int already_loaded(sqlite3 *db) {
     sqlite3_step(st);
   }
   sqlite3_finalize(st);
+  /* On a first load the probe fails ("no such function"); leave no error on the connection:
+  ** sqlite3_open_v2 checks it after running auto-extensions. */
+  sqlite3_exec(db, "", 0, 0, 0);
   return api && api->iVersion >= 1 && api->xRegisterAggregate;
 }
 

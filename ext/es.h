@@ -201,11 +201,12 @@ static inline es_status es_get_real(const es_object *o, const char *k, double *v
 static inline es_status es_get_bool(const es_object *o, const char *k, int *v) {
   return ES__OPS(o)->xGetBool(o, k, v);
 }
-/* Text is UTF-8, NUL-terminated, valid while the callback runs; len may be NULL. */
+/* Text is UTF-8, NUL-terminated, valid while the callback runs. With len NULL, a string that
+** contains U+0000 is refused (ES_INVALID_PAYLOAD) rather than silently cut short. */
 static inline es_status es_get_text(const es_object *o, const char *k, const char **v, size_t *len) {
   return ES__OPS(o)->xGetText(o, k, v, len);
 }
-/* The field's JSON text as written (any JSON type). */
+/* The field's JSON text as written (any JSON type); not NUL-terminated, so len is required. */
 static inline es_status es_get_json(const es_object *o, const char *k, const char **v, size_t *len) {
   return ES__OPS(o)->xGetJson(o, k, v, len);
 }

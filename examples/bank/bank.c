@@ -9,6 +9,7 @@
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
+#include <stdint.h>
 #include <string.h>
 
 #include "es.h"
@@ -54,10 +55,14 @@ static es_status open_account(void *user, const void *state, const es_command *c
 static es_status deposit(void *user, const void *state, const es_command *cmd, es_emitter *out) {
   int64_t amount;
   (void)user;
-  es_status rc = require_open(state, out);
+  const account *a = state;
+  es_status rc = require_open(a, out);
   if (rc == ES_OK) rc = read_amount(cmd, out, &amount);
-  if (rc == ES_OK) rc = es_set_int(es_emit(out, "Deposited"), "amount", amount);
-  return rc;
+  if (rc != ES_OK) return rc;
+  if (amount > INT64_MAX - a->balance)
+    return es_reject(out, "balance_overflow", "a deposit of %lld would take the balance past %lld", (long long)amount,
+                     (long long)INT64_MAX);
+  return es_set_int(es_emit(out, "Deposited"), "amount", amount);
 }
 
 static es_status withdraw(void *user, const void *state, const es_command *cmd, es_emitter *out) {

@@ -25,6 +25,7 @@ es_status es_check_id(const char *what, const char *value, es_error *err) {
   if (n == 0) return es_error_set(err, ES_INVALID_ARGUMENT, "%s must not be empty", what);
   if (n > ES_MAX_ID_BYTES)
     return es_error_set(err, ES_INVALID_ARGUMENT, "%s is %zu bytes; the limit is %d", what, n, ES_MAX_ID_BYTES);
+  if (!es_utf8_valid(value, n)) return es_error_set(err, ES_INVALID_ARGUMENT, "%s must be valid UTF-8", what);
   return ES_OK;
 }
 
@@ -46,6 +47,10 @@ es_status es_command_check(const es_registry *reg, const es_command_request *req
   if (req->payload && req->payload_len > max_payload(req))
     return es_error_set(err, ES_INVALID_PAYLOAD, "payload is %zu bytes; the limit is %zu", req->payload_len,
                         max_payload(req));
+  /* Options hold metadata (up to the payload limit) and a few short values. */
+  if (req->options && req->options_len > max_payload(req) + ES_OPTIONS_SLACK_BYTES)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "options is %zu bytes; the limit is %zu", req->options_len,
+                        max_payload(req) + ES_OPTIONS_SLACK_BYTES);
   return ES_OK;
 }
 

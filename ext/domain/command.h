@@ -14,6 +14,7 @@
 
 #define ES_MAX_ID_BYTES 1000                 /* aggregate types, ids, command types */
 #define ES_DEFAULT_MAX_PAYLOAD_BYTES 1048576 /* payload and metadata */
+#define ES_OPTIONS_SLACK_BYTES 4096          /* options may exceed that limit by this much */
 
 typedef struct es_command_request {
   const char *aggregate_type;

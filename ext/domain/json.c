@@ -22,7 +22,14 @@
 #define MSG_END "unexpected end of input"
 #define MSG_DEPTH "nested deeper than " ES_STR(ES_JSON_MAX_DEPTH) " levels"
 
-#define ARENA_ALIGN _Alignof(max_align_t)
+/* sqlite3_malloc64 guarantees 8-byte alignment only, so the arena asks for no more than that:
+** its nodes hold pointers, int64 and double, never anything wider. */
+typedef union arena_unit {
+  void *p;
+  int64_t i;
+  double d;
+} arena_unit;
+#define ARENA_ALIGN sizeof(arena_unit)
 #define ARENA_FIRST_CHUNK 4096
 #define ARENA_MAX_CHUNK (1024 * 1024)
 #define NUMBUF_SIZE 64
@@ -32,7 +39,7 @@
 typedef struct chunk {
   struct chunk *next;
   size_t cap, used;
-  max_align_t data[];
+  arena_unit data[];
 } chunk;
 
 struct es_json_doc {
@@ -191,6 +198,13 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
   for (size_t i = 2; i < need; i++)
     if (s[i] < 0x80 || s[i] > 0xBF) return 0;
   return need;
+}
+
+int es_utf8_valid(const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  for (size_t i = 0, k; i < n; i += k)
+    if (!(k = utf8_len(u + i, n - i))) return 0;
+  return 1;
 }
 
 /* Encodes a code point (not a surrogate) as UTF-8 into out when not NULL; returns its length. */

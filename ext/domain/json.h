@@ -59,6 +59,9 @@ es_status es_json_parse(const char *text, size_t len, es_json_doc **out, char **
 const es_json *es_json_root(const es_json_doc *doc);
 void es_json_free(es_json_doc *doc);
 
+/* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
+int es_utf8_valid(const char *s, size_t n);
+
 /* The member of an object with that key, or NULL (also when o is not an object). */
 const es_json *es_json_get(const es_json *o, const char *key);
 

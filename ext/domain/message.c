@@ -23,6 +23,7 @@ static es_status complain(const es_object *o, const char *key, const char *want,
     *o->last_error = got ? es_mem_printf("%s field '%s' must be %s, got %s", o->label, key, want,
                                          es_json_kind_name(got->kind))
                          : es_mem_printf("%s field '%s' is missing", o->label, key);
+    if (!*o->last_error) return ES_NOMEM;
   }
   return ES_INVALID_PAYLOAD;
 }
@@ -66,6 +67,8 @@ static es_status obj_get_bool(const es_object *o, const char *key, int *out) {
 static es_status obj_get_text(const es_object *o, const char *key, const char **out, size_t *len) {
   const es_json *v = field(o, key);
   if (!v || v->kind != ES_JSON_STRING) return complain(o, key, "a string", v);
+  if (!len && strlen(v->u.str.s) != v->u.str.n) /* a caller without the length would read less */
+    return complain(o, key, "a string without NUL characters", v);
   *out = v->u.str.s;
   if (len) *len = v->u.str.n;
   return ES_OK;
@@ -74,6 +77,7 @@ static es_status obj_get_text(const es_object *o, const char *key, const char **
 static es_status obj_get_json(const es_object *o, const char *key, const char **out, size_t *len) {
   const es_json *v = field(o, key);
   if (!v) return complain(o, key, "present", 0);
+  if (!len) return ES_MISUSE; /* the raw text is not NUL-terminated: its length is required */
   *out = v->raw;
   if (len) *len = v->raw_len;
   return ES_OK;
@@ -109,7 +113,7 @@ static es_status builder_put(es_builder *b, const char *key, char *json) {
     rc = b->status;
     goto done;
   }
-  if (!key) {
+  if (!key || !es_utf8_valid(key, strlen(key))) {
     rc = b->status = ES_INVALID_ARGUMENT;
     goto done;
   }
@@ -167,6 +171,10 @@ static es_status b_set_null(es_builder *b, const char *key) { return builder_put
 static es_status b_set_text(es_builder *b, const char *key, const char *v, size_t len) {
   if (!v) return b_set_null(b, key);
   if (len == (size_t)-1) len = strlen(v);
+  if (!es_utf8_valid(v, len)) { /* JSON text is UTF-8: refuse what would make the event unreadable */
+    if (b->status == ES_OK) b->status = ES_INVALID_ARGUMENT;
+    return b->status;
+  }
   BUILD_VALUE(b, key, es_jbuf_string(&jb, v, len));
 }
 

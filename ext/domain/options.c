@@ -12,13 +12,20 @@ void es_options_clear(es_options *o) {
 }
 
 static es_status parse_expected(const es_json *v, es_options *o, es_error *err) {
+  if (v->kind == ES_JSON_NULL) return ES_OK; /* like every option: null means absent */
   if (v->kind == ES_JSON_INT && v->u.i >= 0) {
     o->expect = ES_EXPECT_VERSION;
     o->expected_version = v->u.i;
     return ES_OK;
   }
+  if (v->kind == ES_JSON_REAL && v->u.r >= 0 && v->u.r < 9223372036854775808.0 && (double)(int64_t)v->u.r == v->u.r) {
+    o->expect = ES_EXPECT_VERSION; /* 3.0 and 3e0 are 3, as for integer payload fields */
+    o->expected_version = (int64_t)v->u.r;
+    return ES_OK;
+  }
   if (v->kind == ES_JSON_STRING) {
     const char *s = v->u.str.s;
+    if (strlen(s) != v->u.str.n) goto bad;
     if (strcmp(s, "any") == 0) o->expect = ES_EXPECT_ANY;
     else if (strcmp(s, "no_stream") == 0) o->expect = ES_EXPECT_NO_STREAM;
     else if (strcmp(s, "exists") == 0) o->expect = ES_EXPECT_EXISTS;
@@ -33,6 +40,8 @@ bad:
 static es_status parse_member(const es_json_member *m, size_t max_metadata_bytes, es_options *o,
                               es_error *err) {
   const es_json *v = m->value;
+  if (strlen(m->key) != m->key_len)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "unknown option '%s' (known: expected_version, command_id, metadata)", m->key);
   if (strcmp(m->key, "expected_version") == 0) return parse_expected(v, o, err);
   if (strcmp(m->key, "command_id") == 0) {
     if (v->kind == ES_JSON_NULL) return ES_OK;

@@ -100,9 +100,9 @@ static es_agg *agg_copy(const es_aggregate_type *d) {
   a->def.events = evs;
   a->def.n_commands = cmds ? d->n_commands : 0;
   a->def.n_events = evs ? d->n_events : 0;
-  if ((d->n_commands && !cmds) || (d->n_events && !evs)) goto fail;
   if (cmds) memset(cmds, 0, sizeof(*cmds) * (size_t)a->def.n_commands);
   if (evs) memset(evs, 0, sizeof(*evs) * (size_t)a->def.n_events);
+  if ((d->n_commands && !cmds) || (d->n_events && !evs)) goto fail;
   a->def.name = es_mem_strdup(d->name);
   if (!a->def.name) goto fail;
   for (int i = 0; i < d->n_commands; i++) {

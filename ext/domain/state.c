@@ -50,8 +50,8 @@ es_status es_state_apply(es_state *st, const char *type, int64_t version, const 
   if (h->evolve) {
     rc = es_json_parse(data, len, &doc, &complaint);
     if (rc == ES_OK && es_json_root(doc)->kind != ES_JSON_OBJECT) {
-      rc = ES_INVALID_PAYLOAD;
       complaint = es_mem_strdup("event data is not a JSON object");
+      rc = complaint ? ES_INVALID_PAYLOAD : ES_NOMEM;
     }
     if (rc == ES_OK) {
       es_event ev = {.base = {&es_domain_ops}, .type = h->event_type, .version = version};

@@ -43,7 +43,7 @@ void es_stream_version_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   int64_t v = 0;
   (void)argc;
   es_conn_ensure_close_hook(c);
-  if (id_args(argv, &type, &id, &err) == ES_OK && es_store_open(c->store, &err) == ES_OK &&
+  if (id_args(argv, &type, &id, &err) == ES_OK && es_store_open(c->store, 0, &err) == ES_OK &&
       es_store_stream_version(c->store, type, id, &v, &err) == ES_OK)
     sqlite3_result_int64(ctx, v);
   else
@@ -59,7 +59,7 @@ void es_state_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   es_conn_ensure_close_hook(c);
   es_event_store port = es_store_port(c->store);
-  if (id_args(argv, &type, &id, &err) == ES_OK && es_store_open(c->store, &err) == ES_OK &&
+  if (id_args(argv, &type, &id, &err) == ES_OK && es_store_open(c->store, 0, &err) == ES_OK &&
       es_aggregate_state_json(c->registry, &port, type, id, &json, 0, &err) == ES_OK) {
     sqlite3_result_text(ctx, json, -1, es_mem_free);
     json = 0;
@@ -90,6 +90,10 @@ void es_config_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   es_conn *c = sqlite3_user_data(ctx);
   const char *name = (const char *)sqlite3_value_text(argv[0]);
   int set = argc > 1;
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    es_result_errorf(ctx, ES_INVALID_ARGUMENT, "es_config name must be text, got %s", es_value_type_name(argv[0]));
+    return;
+  }
   if (set && sqlite3_value_type(argv[1]) != SQLITE_INTEGER) {
     es_result_errorf(ctx, ES_INVALID_ARGUMENT, "es_config value must be an integer, got %s",
                      es_value_type_name(argv[1]));
@@ -133,8 +137,9 @@ void es_protect_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc, (void)argv;
   es_conn_ensure_close_hook(c);
   if (es_txn_begin(&c->txn, "es_protect", &kind, &err) == ES_OK) {
+    if (kind == ES_TXN_TOP) es_store_settle(c->store);
     if (es_store_protect(c->store, &created, &err) == ES_OK) es_txn_commit(&c->txn, kind, &err);
-    else es_txn_rollback(&c->txn, kind);
+    else es_txn_rollback(&c->txn, kind, created > 0);
   }
   if (err.status == ES_OK) sqlite3_result_int(ctx, created);
   else es_result_error(ctx, &err);

@@ -160,7 +160,7 @@ static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, i
     es_error_set(&err, ES_INVALID_ARGUMENT, "after_version must be an integer, got %s", es_value_type_name(argv[2]));
     goto fail;
   }
-  if (es_store_open(v->conn->store, &err) != ES_OK) goto fail;
+  if (es_store_open(v->conn->store, 0, &err) != ES_OK) goto fail;
   if (!es_store_exists(v->conn->store)) {
     c->eof = 1;
     return SQLITE_OK;

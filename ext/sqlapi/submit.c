@@ -14,7 +14,7 @@
 
 static const char *const arg_names[] = {"aggregate_type", "aggregate_id", "command_type", "payload", "options"};
 
-/* An id argument: text without NUL characters (the domain checks emptiness and length). */
+/* An id argument: text without NUL characters, then the domain's checks (in argument order). */
 static es_status text_arg(sqlite3_value *v, int i, const char **out, es_error *err) {
   *out = 0;
   if (sqlite3_value_type(v) != SQLITE_TEXT)
@@ -23,7 +23,7 @@ static es_status text_arg(sqlite3_value *v, int i, const char **out, es_error *e
   if (!*out) return es_error_set(err, ES_NOMEM, 0);
   if (strlen(*out) != (size_t)sqlite3_value_bytes(v))
     return es_error_set(err, ES_INVALID_ARGUMENT, "%s must not contain NUL characters", arg_names[i]);
-  return ES_OK;
+  return es_check_id(arg_names[i], *out, err);
 }
 
 /* A JSON argument: text, or NULL for "absent". */
@@ -64,11 +64,13 @@ es_status es_sql_submit(es_conn *c, const char *fname, int argc, sqlite3_value *
   if (es_command_check(c->registry, &req, err)) return err->status; /* cheap refusals take no lock */
   es_conn_ensure_close_hook(c);
   if (es_txn_begin(&c->txn, fname, &kind, err)) return err->status;
+  if (kind == ES_TXN_TOP) es_store_settle(c->store); /* no earlier transaction is still open */
+  es_store_begin_call(c->store);
   es_event_store port = es_store_port(c->store);
-  es_status rc = es_store_open(c->store, err);
+  es_status rc = es_store_open(c->store, 1, err);
   if (rc == ES_OK) rc = es_command_run(c->registry, &port, &req, res, err);
   if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
-  es_txn_rollback(&c->txn, kind);
+  es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
   es_txn_explain_busy(kind, err);
   return rc;
 }

@@ -70,17 +70,17 @@ es_status es_txn_commit(es_txn_policy *p, es_txn_kind kind, es_error *err) {
   int rc = run(p, kind == ES_TXN_TOP ? ES_TX_COMMIT : ES_TX_RELEASE);
   if (rc == SQLITE_OK) return ES_OK;
   es_store_error(p->db, rc, kind == ES_TXN_TOP ? "COMMIT" : "RELEASE", err);
-  es_txn_rollback(p, kind);
+  es_txn_rollback(p, kind, 1);
   es_txn_explain_busy(kind, err);
   return err->status;
 }
 
-void es_txn_rollback(es_txn_policy *p, es_txn_kind kind) {
+void es_txn_rollback(es_txn_policy *p, es_txn_kind kind, int wrote) {
   if (kind == ES_TXN_TOP) {
     if (!sqlite3_get_autocommit(p->db)) run(p, ES_TX_ROLLBACK);
     return;
   }
-  run(p, ES_TX_ROLLBACK_TO);
+  if (wrote) run(p, ES_TX_ROLLBACK_TO);
   run(p, ES_TX_RELEASE);
 }
 

@@ -31,8 +31,10 @@ void es_txn_policy_flush(es_txn_policy *p);
 es_status es_txn_begin(es_txn_policy *p, const char *what, es_txn_kind *kind, es_error *err);
 /* Make it durable (or part of the caller's transaction). Rolls back if that fails. */
 es_status es_txn_commit(es_txn_policy *p, es_txn_kind kind, es_error *err);
-/* Undo everything since es_txn_begin; never touches the caller's own transaction or savepoints. */
-void es_txn_rollback(es_txn_policy *p, es_txn_kind kind);
+/* Undo everything since es_txn_begin; never touches the caller's own transaction or savepoints.
+** wrote = 0 says nothing was written: the savepoint is then simply released, because ROLLBACK TO
+** in a transaction with uncommitted schema changes aborts every running statement (the batch). */
+void es_txn_rollback(es_txn_policy *p, es_txn_kind kind, int wrote);
 /* A busy error in a batch scan gets the advice that fixes it. */
 void es_txn_explain_busy(es_txn_kind kind, es_error *err);
 

@@ -126,6 +126,7 @@ static es_status verify_storage(es_store *s, es_error *err) {
     goto done;
   }
   s->exists = 0;
+  s->missing_trigger = 0;
   if (tables == 0 && found_triggers == 0) goto done;
   if (tables != 3) {
     rc = es_error_set(err, ES_STORAGE, "the sqlite-es storage in this database is incomplete (%d of its 3 tables)",
@@ -140,58 +141,81 @@ static es_status verify_storage(es_store *s, es_error *err) {
     rc = es_store_error(s->db, src, "reading the storage format", err);
     goto done;
   }
+  if (sqlite3_column_type(q, 0) != SQLITE_INTEGER || sqlite3_column_int64(q, 0) < 1) {
+    rc = es_error_set(err, ES_STORAGE, "es_meta holds no valid storage format: the sqlite-es storage is damaged");
+    goto done;
+  }
   sqlite3_int64 format = sqlite3_column_int64(q, 0);
-  if (format > ES_STORAGE_FORMAT || format < 1) {
+  if (format > ES_STORAGE_FORMAT) {
     rc = es_error_set(err, ES_STORAGE,
                       "this database has sqlite-es storage format %lld; this build of sqlite-es (%s) reads"
                       " format %d: upgrade sqlite-es",
                       (long long)format, ES_VERSION_STRING, ES_STORAGE_FORMAT);
     goto done;
   }
-  for (int i = 0; es_protection_triggers[i]; i++) {
-    if (!trig[i]) {
-      rc = es_error_set(err, ES_PROTECTED,
-                        "trigger %s is missing, so the log is not protected; restore it with SELECT es_protect()",
-                        es_protection_triggers[i]);
-      goto done;
-    }
-  }
+  s->missing_trigger = 0;
+  for (int i = 0; es_protection_triggers[i] && !s->missing_trigger; i++)
+    if (!trig[i]) s->missing_trigger = es_protection_triggers[i];
   s->exists = 1;
 done:
   sqlite3_finalize(q);
   return rc;
 }
 
-es_status es_store_open(es_store *s, es_error *err) {
+/*
+** The verification is cached by schema version. While storage we created is not yet committed,
+** it is not cached: a ROLLBACK of the caller's transaction would bring back an old schema version
+** that later DDL can reach again, with the storage gone.
+*/
+es_status es_store_open(es_store *s, int for_write, es_error *err) {
   sqlite3_stmt *st = es_store_stmt(s, ES_STMT_SCHEMA_VERSION, err);
   if (!st) return err->status;
   int src = step_row(st);
   int cookie = sqlite3_column_int(st, 0);
   sqlite3_reset(st);
   if (src != SQLITE_OK) return es_store_error(s->db, src, "reading the schema version", err);
-  if (cookie == s->schema_cookie) return ES_OK;
-  es_status rc = verify_storage(s, err);
-  s->schema_cookie = rc == ES_OK ? cookie : -1;
-  return rc;
+  if (cookie != s->schema_cookie || s->created_pending) {
+    es_status rc = verify_storage(s, err);
+    s->schema_cookie = rc == ES_OK ? cookie : -1;
+    if (rc != ES_OK) return rc;
+  }
+  if (for_write && s->exists && s->missing_trigger)
+    return es_error_set(err, ES_PROTECTED,
+                        "trigger %s is missing, so the log is not protected; restore it with SELECT es_protect()",
+                        s->missing_trigger);
+  return ES_OK;
 }
 
 int es_store_exists(const es_store *s) { return s->exists; }
 
+void es_store_settle(es_store *s) {
+  if (s->created_pending) s->schema_cookie = -1;
+  s->created_pending = 0;
+}
+
+void es_store_begin_call(es_store *s) { s->wrote = 0; }
+int es_store_wrote(const es_store *s) { return s->wrote; }
+
 /* Create the storage in the current transaction (the first append does this). */
 static es_status create_storage(es_store *s, es_error *err) {
+  s->wrote = 1;
+  s->created_pending = 1;
   int rc = sqlite3_exec(s->db, es_schema_sql, 0, 0, 0);
   if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, es_protection_sql, 0, 0, 0);
   if (rc != SQLITE_OK) return es_store_error(s->db, rc, "creating the sqlite-es storage", err);
   sqlite3_stmt *st = 0;
+  es_status status = ES_OK;
   rc = sqlite3_prepare_v2(s->db, "INSERT INTO main.es_meta(key, value) VALUES ('format', ?1)", -1, &st, 0);
-  if (rc == SQLITE_OK) {
+  if (rc != SQLITE_OK) {
+    status = es_store_error(s->db, rc, "creating the sqlite-es storage", err);
+  } else {
     sqlite3_bind_int(st, 1, ES_STORAGE_FORMAT);
-    rc = es_store_guarded_step(s, st, "es_meta");
-    rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    status = es_store_guarded_insert(s, st, "es_meta", "recording the storage format", err);
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_OK) return es_store_error(s->db, rc, "creating the sqlite-es storage", err);
+  if (status != ES_OK) return status;
   s->exists = 1;
+  s->missing_trigger = 0;
   s->schema_cookie = -1; /* verify again next time: the schema changed */
   return ES_OK;
 }
@@ -293,10 +317,8 @@ static es_status insert_event(es_store *s, sqlite3_stmt *st, const es_append_req
   else sqlite3_bind_null(st, 6);
   if (req->command_id) sqlite3_bind_text(st, 7, req->command_id, -1, SQLITE_STATIC);
   else sqlite3_bind_null(st, 7);
-  int src = es_store_guarded_step(s, st, "es_events");
-  es_status rc = ES_OK;
-  if (src == SQLITE_DONE) *position = sqlite3_last_insert_rowid(s->db);
-  else rc = es_store_error(s->db, src, "appending an event", err);
+  es_status rc = es_store_guarded_insert(s, st, "es_events", "appending an event", err);
+  if (rc == ES_OK) *position = sqlite3_last_insert_rowid(s->db);
   sqlite3_reset(st);
   return rc;
 }
@@ -310,8 +332,7 @@ static es_status record_command(es_store *s, const es_append_request *req, int64
   sqlite3_bind_text(st, 4, req->command_type, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, req->first_version - 1 + (int64_t)req->n_events);
   sqlite3_bind_int64(st, 6, position);
-  int src = es_store_guarded_step(s, st, "es_commands");
-  es_status rc = src == SQLITE_DONE ? ES_OK : es_store_error(s->db, src, "recording the command_id", err);
+  es_status rc = es_store_guarded_insert(s, st, "es_commands", "recording the command_id", err);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return rc;

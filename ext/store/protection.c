@@ -40,17 +40,25 @@ int es_store_guard_consume(es_store *s, const char *table) {
   return 1;
 }
 
-int es_store_guarded_step(es_store *s, sqlite3_stmt *st, const char *table) {
+es_status es_store_guarded_insert(es_store *s, sqlite3_stmt *st, const char *table, const char *doing,
+                                  es_error *err) {
+  s->wrote = 1;
   s->armed_table = table;
   int rc = sqlite3_step(st);
   s->armed_table = 0; /* a statement that failed before its trigger ran must not leave it armed */
-  return rc;
+  if (rc != SQLITE_DONE) return es_store_error(s->db, rc, doing, err);
+  /* A trigger of the application's with RAISE(IGNORE) would skip the row silently. */
+  if (sqlite3_changes(s->db) != 1)
+    return es_error_set(err, ES_PROTECTED, "a trigger on %s skipped a row the store wrote (RAISE(IGNORE)): %s failed",
+                        table, doing);
+  return ES_OK;
 }
 
 es_status es_store_protect(es_store *s, int *created, es_error *err) {
   sqlite3_stmt *q = 0;
-  es_status rc = ES_OK;
   *created = 0;
+  es_status rc = es_store_open(s, 0, err); /* refuses a newer format or an incomplete storage */
+  if (rc != ES_OK) return rc;
   int src = sqlite3_prepare_v2(s->db, "SELECT count(*) FILTER (WHERE type='table' AND name='es_events'),"
                                " count(*) FILTER (WHERE type='trigger' AND name IN (" ES_TRIGGER_NAMES "))"
                                " FROM main.sqlite_schema", -1, &q, 0);

@@ -19,9 +19,15 @@ void es_store_free(es_store *s);
 void es_store_flush(es_store *s);
 
 /* Check the storage before use: absent is fine (it is created by the first append); an
-** incomplete, unprotected or newer-format storage is an error. Cheap when the schema is unchanged. */
-es_status es_store_open(es_store *s, es_error *err);
+** incomplete or newer-format storage is an error, and so is a missing protection trigger when
+** for_write. Cheap when the schema is unchanged. */
+es_status es_store_open(es_store *s, int for_write, es_error *err);
 int es_store_exists(const es_store *s); /* as of the last es_store_open */
+/* No transaction is open: storage created by an earlier one is now committed or gone. */
+void es_store_settle(es_store *s);
+/* Start of a write call; es_store_wrote then says whether it wrote anything. */
+void es_store_begin_call(es_store *s);
+int es_store_wrote(const es_store *s);
 
 es_event_store es_store_port(es_store *s);
 
@@ -35,8 +41,9 @@ es_status es_store_error(sqlite3 *db, int rc, const char *doing, es_error *err);
 
 /* The guard es_internal_write(table) consults: 1 for the one write the store has armed. */
 int es_store_guard_consume(es_store *s, const char *table);
-/* Run one step of a write statement with the guard armed for table. */
-int es_store_guarded_step(es_store *s, sqlite3_stmt *st, const char *table);
+/* Insert exactly one row with the guard armed for table; doing names the step in errors. */
+es_status es_store_guarded_insert(es_store *s, sqlite3_stmt *st, const char *table, const char *doing,
+                                  es_error *err);
 /* SQL creating the storage and its triggers (IF NOT EXISTS throughout). */
 extern const char es_schema_sql[];
 extern const char es_protection_sql[];

@@ -19,6 +19,9 @@ struct es_store {
   sqlite3_stmt *stmts[ES_STMT_COUNT];
   int schema_cookie; /* schema_version when the storage was last verified; -1: never */
   int exists;        /* the storage existed and was sound at that check */
+  int created_pending; /* we created it in a transaction that has not ended yet */
+  int wrote;         /* the current write call has written something */
+  const char *missing_trigger; /* a protection trigger found missing at that check, or NULL */
   const char *armed_table; /* the guard allows one write to this table (static string) */
 };
 

@@ -1,0 +1,661 @@
+/*
+** test_message.c — unit tests of what aggregate callbacks see (ext/domain/message.c), called the
+** way an aggregate calls them: through es.h's inline functions and the es_ops table. Field
+** readers (es_get_int/real/bool/text/json, es_has) with every JSON type and their exact
+** complaints; command and event handles; the object builder (every setter, set twice keeps the
+** last, es_set_json validates, failures stick, NULL builders give ES_MISUSE); es_emit and
+** es_reject with their error formatting; and out of memory in the builder and in es_reject.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../ext/domain/json.h"
+#include "../../ext/domain/mem.h"
+#include "../../ext/domain/message.h"
+#include "../../ext/domain/registry.h"
+#include "fake_mem.h"
+#include "sample_aggregates.h"
+
+static long live_at_start;
+
+static int setup(void **state) {
+  (void)state;
+  fake_mem_fail_after(-1);
+  live_at_start = fake_mem_live();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  fake_mem_fail_after(-1);
+  assert_int_equal(fake_mem_live(), live_at_start);
+  return 0;
+}
+
+static void assert_str(const char *got, const char *want) {
+  if (!got && !want) return;
+  if (!got || !want || strcmp(got, want) != 0)
+    fail_msg("got      <%s>\nexpected <%s>", got ? got : "(NULL)", want ? want : "(NULL)");
+}
+
+/* ----------------------- Reading objects ----------------------- */
+
+static const char doc_text[] =
+    "{\"i\":100,\"r\":100.0,\"e\":1e2,\"E\":1E+2,\"half\":1.5,\"big\":1e300,\"s\":\"5\",\"t\":true,\"f\":false,"
+    "\"n\":null,\"a\":[1, 2],\"o\":{ \"x\" : 1 },\"neg\":-7,\"negr\":-7.0,\"min\":-9223372036854775808,"
+    "\"max\":9223372036854775807,\"two63\":9223372036854775808,\"mintr\":-9223372036854775808.0,"
+    "\"u\":\"caf\\u00e9\",\"nul\":\"a\\u0000b\",\"empty\":\"\",\"zero\":0,\"negzero\":-0.0,\"small\":1e-300}";
+
+typedef struct reader {
+  es_json_doc *doc;
+  es_object obj;
+  char *complaint;
+} reader;
+
+static void reader_open(reader *r, const char *text, const char *label) {
+  char *msg = 0;
+  memset(r, 0, sizeof(*r));
+  assert_int_equal(es_json_parse(text, strlen(text), &r->doc, &msg), ES_OK);
+  es_object_init(&r->obj, es_json_root(r->doc), label, &r->complaint);
+}
+
+static void reader_close(reader *r) {
+  es_json_free(r->doc);
+  es_mem_free(r->complaint);
+  memset(r, 0, sizeof(*r));
+}
+
+/* The getter refused: ES_INVALID_PAYLOAD and this complaint. */
+static void complained(reader *r, es_status rc, const char *message) {
+  assert_int_equal(rc, ES_INVALID_PAYLOAD);
+  assert_str(r->complaint, message);
+}
+
+static int64_t int_ok(reader *r, const char *key) {
+  int64_t v = 0;
+  es_status rc = es_get_int(&r->obj, key, &v);
+  if (rc != ES_OK) fail_msg("es_get_int(%s): %s", key, r->complaint ? r->complaint : "-");
+  return v;
+}
+
+static void test_get_int(void **state) {
+  (void)state;
+  reader r;
+  reader_open(&r, doc_text, "payload");
+  assert_true(int_ok(&r, "i") == 100);
+  assert_true(int_ok(&r, "r") == 100); /* 100.0 */
+  assert_true(int_ok(&r, "e") == 100); /* 1e2 */
+  assert_true(int_ok(&r, "E") == 100);
+  assert_true(int_ok(&r, "neg") == -7);
+  assert_true(int_ok(&r, "negr") == -7);
+  assert_true(int_ok(&r, "zero") == 0);
+  assert_true(int_ok(&r, "negzero") == 0);
+  assert_true(int_ok(&r, "min") == INT64_MIN);
+  assert_true(int_ok(&r, "max") == INT64_MAX);
+  assert_true(int_ok(&r, "mintr") == INT64_MIN); /* -2^63 as a number is still an int64 */
+  assert_null(r.complaint);
+  int64_t v = 0;
+  complained(&r, es_get_int(&r.obj, "half", &v), "payload field 'half' must be an integer, got number");
+  complained(&r, es_get_int(&r.obj, "big", &v), "payload field 'big' must be an integer, got number");
+  complained(&r, es_get_int(&r.obj, "two63", &v), "payload field 'two63' must be an integer, got number");
+  complained(&r, es_get_int(&r.obj, "small", &v), "payload field 'small' must be an integer, got number");
+  complained(&r, es_get_int(&r.obj, "s", &v), "payload field 's' must be an integer, got string");
+  complained(&r, es_get_int(&r.obj, "t", &v), "payload field 't' must be an integer, got boolean");
+  complained(&r, es_get_int(&r.obj, "f", &v), "payload field 'f' must be an integer, got boolean");
+  complained(&r, es_get_int(&r.obj, "n", &v), "payload field 'n' must be an integer, got null");
+  complained(&r, es_get_int(&r.obj, "a", &v), "payload field 'a' must be an integer, got array");
+  complained(&r, es_get_int(&r.obj, "o", &v), "payload field 'o' must be an integer, got object");
+  complained(&r, es_get_int(&r.obj, "amount", &v), "payload field 'amount' is missing");
+  complained(&r, es_get_int(&r.obj, "x", &v), "payload field 'x' is missing"); /* nested keys are not fields */
+  complained(&r, es_get_int(&r.obj, "", &v), "payload field '' is missing");
+  reader_close(&r);
+}
+
+static void test_get_real_bool_text(void **state) {
+  (void)state;
+  reader r;
+  reader_open(&r, doc_text, "payload");
+  double d = 0;
+  assert_int_equal(es_get_real(&r.obj, "i", &d), ES_OK);
+  assert_true(d == 100.0);
+  assert_int_equal(es_get_real(&r.obj, "half", &d), ES_OK);
+  assert_true(d == 1.5);
+  assert_int_equal(es_get_real(&r.obj, "big", &d), ES_OK);
+  assert_true(d == 1e300);
+  assert_int_equal(es_get_real(&r.obj, "min", &d), ES_OK);
+  assert_true(d == -9223372036854775808.0);
+  assert_int_equal(es_get_real(&r.obj, "negzero", &d), ES_OK);
+  assert_true(d == 0 && signbit(d));
+  complained(&r, es_get_real(&r.obj, "s", &d), "payload field 's' must be a number, got string");
+  complained(&r, es_get_real(&r.obj, "t", &d), "payload field 't' must be a number, got boolean");
+  complained(&r, es_get_real(&r.obj, "n", &d), "payload field 'n' must be a number, got null");
+  complained(&r, es_get_real(&r.obj, "zz", &d), "payload field 'zz' is missing");
+
+  int b = -1;
+  assert_int_equal(es_get_bool(&r.obj, "t", &b), ES_OK);
+  assert_int_equal(b, 1);
+  assert_int_equal(es_get_bool(&r.obj, "f", &b), ES_OK);
+  assert_int_equal(b, 0);
+  complained(&r, es_get_bool(&r.obj, "i", &b), "payload field 'i' must be a boolean, got integer");
+  complained(&r, es_get_bool(&r.obj, "zero", &b), "payload field 'zero' must be a boolean, got integer");
+  complained(&r, es_get_bool(&r.obj, "s", &b), "payload field 's' must be a boolean, got string");
+  complained(&r, es_get_bool(&r.obj, "n", &b), "payload field 'n' must be a boolean, got null");
+  complained(&r, es_get_bool(&r.obj, "zz", &b), "payload field 'zz' is missing");
+
+  const char *s = 0;
+  size_t len = 99;
+  assert_int_equal(es_get_text(&r.obj, "s", &s, &len), ES_OK);
+  assert_str(s, "5");
+  assert_int_equal(len, 1);
+  assert_int_equal(es_get_text(&r.obj, "u", &s, &len), ES_OK);
+  assert_str(s, "caf\xc3\xa9"); /* decoded */
+  assert_int_equal(len, 5);
+  assert_int_equal(es_get_text(&r.obj, "nul", &s, &len), ES_OK);
+  assert_int_equal(len, 3); /* the length tells of an embedded NUL */
+  assert_memory_equal(s, "a\0b", 4);
+  assert_int_equal(es_get_text(&r.obj, "empty", &s, NULL), ES_OK); /* len may be NULL */
+  assert_str(s, "");
+  complained(&r, es_get_text(&r.obj, "i", &s, &len), "payload field 'i' must be a string, got integer");
+  complained(&r, es_get_text(&r.obj, "n", &s, &len), "payload field 'n' must be a string, got null");
+  complained(&r, es_get_text(&r.obj, "o", &s, &len), "payload field 'o' must be a string, got object");
+  complained(&r, es_get_text(&r.obj, "zz", &s, &len), "payload field 'zz' is missing");
+  reader_close(&r);
+}
+
+static void test_get_json_and_has(void **state) {
+  (void)state;
+  reader r;
+  reader_open(&r, doc_text, "payload");
+  const char *j = 0;
+  size_t len = 0;
+  assert_int_equal(es_get_json(&r.obj, "a", &j, &len), ES_OK);
+  assert_int_equal(len, 6);
+  assert_memory_equal(j, "[1, 2]", 6); /* as written */
+  assert_int_equal(es_get_json(&r.obj, "o", &j, &len), ES_OK);
+  assert_int_equal(len, 11);
+  assert_memory_equal(j, "{ \"x\" : 1 }", 11);
+  assert_int_equal(es_get_json(&r.obj, "s", &j, &len), ES_OK);
+  assert_int_equal(len, 3);
+  assert_memory_equal(j, "\"5\"", 3);
+  assert_int_equal(es_get_json(&r.obj, "u", &j, &len), ES_OK);
+  assert_int_equal(len, 11);
+  assert_memory_equal(j, "\"caf\\u00e9\"", 11); /* escapes kept */
+  assert_int_equal(es_get_json(&r.obj, "n", &j, &len), ES_OK);
+  assert_int_equal(len, 4);
+  assert_memory_equal(j, "null", 4);
+  assert_int_equal(es_get_json(&r.obj, "e", &j, &len), ES_OK);
+  assert_int_equal(len, 3);
+  assert_memory_equal(j, "1e2", 3);
+  complained(&r, es_get_json(&r.obj, "zz", &j, &len), "payload field 'zz' is missing");
+
+  assert_true(es_has(&r.obj, "i"));
+  assert_true(es_has(&r.obj, "n")); /* present, though null */
+  assert_true(es_has(&r.obj, "empty"));
+  assert_false(es_has(&r.obj, "zz"));
+  assert_false(es_has(&r.obj, "x"));
+  assert_false(es_has(&r.obj, "I"));
+  reader_close(&r);
+}
+
+/* The complaint names the object it came from; the latest one is kept; no place, no complaint. */
+static void test_complaints(void **state) {
+  (void)state;
+  reader r;
+  reader_open(&r, "{\"amount\":\"x\",\"owner\":1}", "event data");
+  int64_t v;
+  const char *s;
+  complained(&r, es_get_int(&r.obj, "amount", &v), "event data field 'amount' must be an integer, got string");
+  complained(&r, es_get_text(&r.obj, "owner", &s, NULL), "event data field 'owner' must be a string, got integer");
+  reader_close(&r);
+  es_json_doc *doc = 0;
+  char *msg = 0;
+  assert_int_equal(es_json_parse("{\"a\":\"x\"}", 9, &doc, &msg), ES_OK);
+  es_object o;
+  es_object_init(&o, es_json_root(doc), "payload", NULL);
+  assert_int_equal(es_get_int(&o, "a", &v), ES_INVALID_PAYLOAD);
+  assert_int_equal(es_get_int(&o, "b", &v), ES_INVALID_PAYLOAD);
+  es_json_free(doc);
+  /* An object that is not one (event data written as an array) has no fields. */
+  reader_open(&r, "[1,2]", "event data");
+  complained(&r, es_get_int(&r.obj, "0", &v), "event data field '0' is missing");
+  assert_false(es_has(&r.obj, "0"));
+  reader_close(&r);
+}
+
+/* ----------------------- Command and event handles ----------------------- */
+
+static void test_command_handle(void **state) {
+  (void)state;
+  reader r;
+  reader_open(&r, "{\"amount\":12,\"owner\":\"ada\"}", "payload");
+  es_command cmd = {.base = {&es_domain_ops}, .type = "Deposit", .aggregate_id = "acc-1"};
+  es_object_init(&cmd.payload, r.obj.json, "payload", &r.complaint);
+  assert_str(es_command_type(&cmd), "Deposit");
+  assert_str(es_command_aggregate_id(&cmd), "acc-1");
+  assert_ptr_equal(es_command_payload(&cmd), &cmd.payload);
+  int64_t v = 0;
+  const char *s = 0;
+  assert_int_equal(es_payload_int(&cmd, "amount", &v), ES_OK);
+  assert_true(v == 12);
+  assert_int_equal(es_payload_text(&cmd, "owner", &s), ES_OK);
+  assert_str(s, "ada");
+  complained(&r, es_payload_int(&cmd, "owner", &v), "payload field 'owner' must be an integer, got string");
+  complained(&r, es_payload_text(&cmd, "name", &s), "payload field 'name' is missing");
+  reader_close(&r);
+}
+
+static void test_event_handle(void **state) {
+  (void)state;
+  reader r;
+  reader_open(&r, "{\"amount\":30,\"note\":\"hi\"}", "event data");
+  es_event ev = {.base = {&es_domain_ops}, .type = "Deposited", .version = 7};
+  es_object_init(&ev.data, r.obj.json, "event data", &r.complaint);
+  assert_str(es_event_type(&ev), "Deposited");
+  assert_true(es_event_version(&ev) == 7);
+  assert_ptr_equal(es_event_data(&ev), &ev.data);
+  int64_t v = 0;
+  const char *s = 0;
+  assert_int_equal(es_event_int(&ev, "amount", &v), ES_OK);
+  assert_true(v == 30);
+  assert_int_equal(es_event_text(&ev, "note", &s), ES_OK);
+  assert_str(s, "hi");
+  complained(&r, es_event_int(&ev, "note", &v), "event data field 'note' must be an integer, got string");
+  complained(&r, es_event_text(&ev, "amount", &s), "event data field 'amount' must be a string, got integer");
+  reader_close(&r);
+}
+
+/* ----------------------- The builder ----------------------- */
+
+static char *built(es_builder *b) {
+  char *json = 0;
+  size_t len = 0;
+  es_status rc = es_builder_to_json(b, &json, &len);
+  if (rc != ES_OK) fail_msg("es_builder_to_json: %s", es_status_name(rc));
+  assert_non_null(json);
+  assert_int_equal(len, strlen(json));
+  return json;
+}
+
+static void assert_built(es_builder *b, const char *want) {
+  char *json = built(b);
+  assert_str(json, want);
+  /* What the builder writes is JSON the parser takes back. */
+  es_json_doc *doc = 0;
+  char *msg = 0;
+  es_status rc = es_json_parse(json, strlen(json), &doc, &msg);
+  if (rc != ES_OK) print_error("builder output is not JSON: %s\n", msg ? msg : "-");
+  es_mem_free(msg);
+  es_json_free(doc);
+  es_mem_free(json);
+  assert_int_equal(rc, ES_OK);
+}
+
+static void test_builder_setters(void **state) {
+  (void)state;
+  es_builder b;
+  es_builder_init(&b);
+  assert_built(&b, "{}");
+  assert_int_equal(es_set_int(&b, "i", -5), ES_OK);
+  assert_int_equal(es_set_int(&b, "min", INT64_MIN), ES_OK);
+  assert_int_equal(es_set_real(&b, "r", 0.1), ES_OK);
+  assert_int_equal(es_set_real(&b, "whole", 100.0), ES_OK);
+  assert_int_equal(es_set_real(&b, "huge", 1e300), ES_OK);
+  assert_int_equal(es_set_real(&b, "nan", NAN), ES_OK);
+  assert_int_equal(es_set_bool(&b, "b", 1), ES_OK);
+  assert_int_equal(es_set_bool(&b, "b2", 42), ES_OK); /* any non-zero is true */
+  assert_int_equal(es_set_bool(&b, "f", 0), ES_OK);
+  assert_int_equal(es_set_text(&b, "t", "a\"b\\c\n\t\x01/\xc3\xa9"), ES_OK);
+  assert_int_equal(es_set_text(&b, "tn", NULL), ES_OK);
+  assert_int_equal(es_set_null(&b, "n"), ES_OK);
+  assert_int_equal(es_set_json(&b, "j", "[1,{\"x\":2},\"s\"]"), ES_OK);
+  assert_int_equal(es_set_json(&b, "jn", NULL), ES_OK);
+  assert_int_equal(es_set_json(&b, "js", "7"), ES_OK);
+  assert_int_equal(es_set_text(&b, "k\"ey\n", "v"), ES_OK);
+  assert_built(&b,
+               "{\"i\":-5,\"min\":-9223372036854775808,\"r\":0.1,\"whole\":100,\"huge\":1e+300,\"nan\":null,"
+               "\"b\":true,\"b2\":true,\"f\":false,\"t\":\"a\\\"b\\\\c\\n\\t\\u0001/\xc3\xa9\",\"tn\":null,"
+               "\"n\":null,\"j\":[1,{\"x\":2},\"s\"],\"jn\":null,\"js\":7,\"k\\\"ey\\n\":\"v\"}");
+  es_builder_clear(&b);
+  assert_built(&b, "{}"); /* cleared, and usable again */
+  assert_int_equal(es_set_int(&b, "x", 1), ES_OK);
+  assert_built(&b, "{\"x\":1}");
+  es_builder_clear(&b);
+}
+
+static void test_builder_set_twice_keeps_last(void **state) {
+  (void)state;
+  es_builder b;
+  es_builder_init(&b);
+  assert_int_equal(es_set_int(&b, "a", 1), ES_OK);
+  assert_int_equal(es_set_text(&b, "b", "x"), ES_OK);
+  assert_int_equal(es_set_int(&b, "a", 2), ES_OK);
+  assert_built(&b, "{\"a\":2,\"b\":\"x\"}");
+  assert_int_equal(es_set_json(&b, "b", "{\"deep\":[]}"), ES_OK); /* another type */
+  assert_int_equal(es_set_null(&b, "a"), ES_OK);
+  assert_built(&b, "{\"a\":null,\"b\":{\"deep\":[]}}");
+  for (int i = 0; i < 100; i++) assert_int_equal(es_set_int(&b, "a", i), ES_OK);
+  assert_built(&b, "{\"a\":99,\"b\":{\"deep\":[]}}");
+  /* Many keys (the field array grows). */
+  for (int i = 0; i < 50; i++) {
+    char key[16];
+    snprintf(key, sizeof(key), "k%d", i);
+    assert_int_equal(es_set_int(&b, key, i), ES_OK);
+  }
+  char *json = built(&b);
+  assert_non_null(strstr(json, ",\"k0\":0,\"k1\":1,"));
+  assert_non_null(strstr(json, ",\"k49\":49}"));
+  es_mem_free(json);
+  es_builder_clear(&b);
+}
+
+static void test_builder_set_json_validates(void **state) {
+  (void)state;
+  static const char *const bad[] = {"{bad", "", "1 2", "[1,]", "{'a':1}", "NaN", "{\"a\":1,\"a\":2}", "01"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    es_builder b;
+    es_builder_init(&b);
+    assert_int_equal(es_set_int(&b, "before", 1), ES_OK);
+    assert_int_equal(es_set_json(&b, "j", bad[i]), ES_INVALID_ARGUMENT);
+    /* The failure sticks: later setters report it and the object cannot be written. */
+    assert_int_equal(es_set_int(&b, "after", 1), ES_INVALID_ARGUMENT);
+    assert_int_equal(es_set_json(&b, "j2", "[]"), ES_INVALID_ARGUMENT);
+    char *json = (char *)&json;
+    assert_int_equal(es_builder_to_json(&b, &json, NULL), ES_INVALID_ARGUMENT);
+    assert_null(json);
+    es_builder_clear(&b);
+  }
+}
+
+static void test_builder_null_key(void **state) {
+  (void)state;
+  es_builder b;
+  es_builder_init(&b);
+  assert_int_equal(es_set_int(&b, NULL, 1), ES_INVALID_ARGUMENT);
+  assert_int_equal(es_set_text(&b, "ok", "v"), ES_INVALID_ARGUMENT);
+  char *json = 0;
+  assert_int_equal(es_builder_to_json(&b, &json, NULL), ES_INVALID_ARGUMENT);
+  assert_null(json);
+  es_builder_clear(&b);
+  es_builder_init(&b);
+  assert_int_equal(es_set_null(&b, NULL), ES_INVALID_ARGUMENT);
+  es_builder_clear(&b);
+  es_builder_init(&b);
+  assert_int_equal(es_set_json(&b, NULL, "1"), ES_INVALID_ARGUMENT);
+  es_builder_clear(&b);
+}
+
+static void test_null_builder_is_misuse(void **state) {
+  (void)state;
+  assert_int_equal(es_set_int(NULL, "k", 1), ES_MISUSE);
+  assert_int_equal(es_set_real(NULL, "k", 1.5), ES_MISUSE);
+  assert_int_equal(es_set_bool(NULL, "k", 1), ES_MISUSE);
+  assert_int_equal(es_set_text(NULL, "k", "v"), ES_MISUSE);
+  assert_int_equal(es_set_null(NULL, "k"), ES_MISUSE);
+  assert_int_equal(es_set_json(NULL, "k", "[]"), ES_MISUSE);
+  assert_int_equal(fake_mem_live(), live_at_start);
+}
+
+/* Text that is not UTF-8 must not come out as JSON that the parser (and so replay) refuses. */
+static void test_builder_text_not_utf8(void **state) {
+  (void)state;
+  static const char *const texts[] = {"caf\xff", "\xc3", "\xed\xa0\x80" /* a surrogate */};
+  for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+    es_builder b;
+    es_builder_init(&b);
+    es_status rc = es_set_text(&b, "t", texts[i]);
+    char *json = 0;
+    es_status jrc = es_builder_to_json(&b, &json, NULL);
+    es_builder_clear(&b);
+    if (rc == ES_OK && jrc == ES_OK) {
+      es_json_doc *doc = 0;
+      char *msg = 0;
+      es_status prc = es_json_parse(json, strlen(json), &doc, &msg);
+      if (prc != ES_OK) print_error("text %zu: the builder wrote JSON the parser refuses: %s\n", i, msg ? msg : "-");
+      es_mem_free(msg);
+      es_json_free(doc);
+      es_mem_free(json);
+      assert_int_equal(prc, ES_OK);
+    } else {
+      assert_int_equal(rc, ES_INVALID_ARGUMENT);
+      assert_null(json);
+    }
+  }
+}
+
+/* ----------------------- Emitting and rejecting ----------------------- */
+
+typedef struct emit_fx {
+  es_registry *reg;
+  const es_agg *agg;
+  sample_user user;
+  es_emitter em;
+  es_error err;
+} emit_fx;
+
+static void emit_open(emit_fx *f) {
+  memset(f, 0, sizeof(*f));
+  f->reg = es_registry_new();
+  assert_non_null(f->reg);
+  assert_int_equal(es_registry_add(f->reg, sample_account_type(), &f->user, NULL, &f->err), ES_OK);
+  f->agg = es_registry_find(f->reg, "account");
+  es_emitter_init(&f->em, f->agg, &f->err);
+}
+
+static void emit_close(emit_fx *f) {
+  es_emitter_clear(&f->em);
+  es_error_clear(&f->err);
+  es_registry_free(f->reg);
+}
+
+static void test_reject_formatting(void **state) {
+  (void)state;
+  emit_fx f;
+  emit_open(&f);
+  es_status rc = es_reject(&f.em, "insufficient_funds", "balance %lld is less than %lld", 5LL, 10LL);
+  assert_int_equal(rc, ES_REJECTED);
+  assert_int_equal(f.err.status, ES_REJECTED);
+  assert_true(f.em.rejected);
+  assert_str(f.err.reason, "insufficient_funds");
+  assert_str(f.err.message, "balance 5 is less than 10");
+  char *text = es_error_format(&f.err);
+  assert_str(text, "es: rejected (insufficient_funds): balance 5 is less than 10");
+  es_mem_free(text);
+  /* The first rejection stands. */
+  assert_int_equal(es_reject(&f.em, "other", "second"), ES_REJECTED);
+  assert_str(f.err.reason, "insufficient_funds");
+  assert_str(f.err.message, "balance 5 is less than 10");
+  emit_close(&f);
+
+  static const struct {
+    const char *reason, *fmt, *want_reason, *want_message;
+  } cases[] = {
+      {NULL, "no reason given", "rejected", "no reason given"},
+      {"", "empty reason", "rejected", "empty reason"},
+      {"closed", NULL, "closed", "command rejected"},
+      {NULL, NULL, "rejected", "command rejected"},
+      {"pct", "100%% sure", "pct", "100% sure"},
+      {"reason with spaces", "", "reason with spaces", ""},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    emit_open(&f);
+    assert_int_equal(es_reject(&f.em, cases[i].reason, cases[i].fmt), ES_REJECTED);
+    assert_str(f.err.reason, cases[i].want_reason);
+    assert_str(f.err.message, cases[i].want_message);
+    emit_close(&f);
+  }
+
+  /* Arguments of every kind, and a long message. */
+  emit_open(&f);
+  char long_text[3001];
+  memset(long_text, 'w', 3000);
+  long_text[3000] = 0;
+  assert_int_equal(es_reject(&f.em, "r", "%s|%d|%.2f|%c|%s", "str", -3, 2.5, 'z', long_text), ES_REJECTED);
+  assert_int_equal(strlen(f.err.message), strlen("str|-3|2.50|z|") + 3000);
+  assert_int_equal(strncmp(f.err.message, "str|-3|2.50|z|www", 17), 0);
+  emit_close(&f);
+}
+
+static void test_error_format(void **state) {
+  (void)state;
+  es_error e = {0};
+  es_error_set(&e, ES_CONFLICT, "expected version %d, actual %d", 1, 2);
+  char *text = es_error_format(&e);
+  assert_str(text, "es: conflict: expected version 1, actual 2");
+  es_mem_free(text);
+  es_error_set(&e, ES_STORAGE, "ignored"); /* the first failure wins */
+  assert_int_equal(e.status, ES_CONFLICT);
+  es_error_clear(&e);
+  es_error_set(&e, ES_NOMEM, "dropped");
+  assert_null(e.message);
+  text = es_error_format(&e);
+  assert_str(text, "es: nomem: nomem");
+  es_mem_free(text);
+  es_error_clear(&e);
+  static const char *const names[] = {"ok", "rejected", "conflict", "unknown_aggregate", "unknown_command",
+                                      "invalid_argument", "invalid_payload", "undeclared_event", "protected",
+                                      "busy", "storage", "nomem", "misuse"};
+  for (int s = ES_OK; s <= ES_MISUSE; s++) assert_str(es_status_name((es_status)s), names[s]);
+  assert_str(es_status_name((es_status)99), "unknown");
+}
+
+static void test_emit(void **state) {
+  (void)state;
+  emit_fx f;
+  emit_open(&f);
+  es_builder *b1 = es_emit(&f.em, "Deposited");
+  assert_non_null(b1);
+  assert_int_equal(es_set_int(b1, "amount", 5), ES_OK);
+  es_builder *b2 = es_emit(&f.em, "Noted");
+  assert_non_null(b2);
+  assert_ptr_not_equal(b1, b2);
+  for (int i = 0; i < 20; i++) assert_non_null(es_emit(&f.em, "Withdrawn")); /* the list grows */
+  assert_int_equal(f.em.n, 22);
+  assert_str(f.em.events[0]->type, "Deposited");
+  assert_str(f.em.events[1]->type, "Noted");
+  assert_ptr_equal(&f.em.events[0]->data, b1); /* still valid after the list grew */
+  assert_int_equal(es_set_int(b1, "amount", 6), ES_OK);
+  assert_built(b1, "{\"amount\":6}");
+  assert_built(b2, "{}");
+  assert_int_equal(f.err.status, ES_OK);
+
+  assert_null(es_emit(&f.em, "Stolen"));
+  assert_int_equal(f.err.status, ES_UNDECLARED_EVENT);
+  assert_str(f.err.message, "aggregate type 'account' emitted undeclared event type 'Stolen'");
+  assert_null(f.err.reason);
+  assert_int_equal(f.em.n, 22);
+  assert_null(es_emit(&f.em, "deposited")); /* case-sensitive; the first error stays */
+  assert_str(f.err.message, "aggregate type 'account' emitted undeclared event type 'Stolen'");
+  emit_close(&f);
+
+  emit_open(&f);
+  assert_null(es_emit(&f.em, NULL));
+  assert_str(f.err.message, "aggregate type 'account' emitted undeclared event type '(null)'");
+  emit_close(&f);
+
+  /* Emitting after a rejection does not unreject. */
+  emit_open(&f);
+  es_reject(&f.em, "no", "no");
+  es_emit(&f.em, "Deposited");
+  assert_int_equal(f.err.status, ES_REJECTED);
+  emit_close(&f);
+}
+
+/* ----------------------- Out of memory ----------------------- */
+
+static void test_builder_oom(void **state) {
+  (void)state;
+  int done = 0;
+  for (long n = 0; !done; n++) {
+    es_builder b;
+    es_builder_init(&b);
+    fake_mem_fail_after(n);
+    es_status rc = ES_OK;
+    for (int i = 0; i < 6 && rc == ES_OK; i++) {
+      char key[16];
+      snprintf(key, sizeof(key), "k%d", i);
+      rc = es_set_int(&b, key, i);
+      if (rc == ES_OK) rc = es_set_text(&b, "t", "text \"quoted\"");
+      if (rc == ES_OK) rc = es_set_json(&b, "j", "[1,2,{\"a\":null}]");
+      if (rc == ES_OK) rc = es_set_bool(&b, "b", i & 1);
+      if (rc == ES_OK) rc = es_set_null(&b, "n");
+      if (rc == ES_OK) rc = es_set_real(&b, "r", 0.5);
+    }
+    char *json = 0;
+    es_status jrc = es_builder_to_json(&b, &json, NULL);
+    fake_mem_fail_after(-1);
+    if (rc == ES_OK && jrc == ES_OK) {
+      assert_str(json, "{\"k0\":0,\"t\":\"text \\\"quoted\\\"\",\"j\":[1,2,{\"a\":null}],\"b\":true,\"n\":null,\"r\":0.5,"
+                       "\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5}");
+      done = 1;
+    } else {
+      assert_int_equal(rc == ES_OK ? jrc : rc, ES_NOMEM);
+      assert_int_equal(jrc, ES_NOMEM); /* the failure stuck */
+      assert_null(json);
+    }
+    es_mem_free(json);
+    es_builder_clear(&b);
+    assert_int_equal(fake_mem_live(), live_at_start);
+  }
+}
+
+static void test_reject_and_emit_oom(void **state) {
+  (void)state;
+  for (long n = 0;; n++) {
+    emit_fx f;
+    emit_open(&f);
+    fake_mem_fail_after(n);
+    es_builder *b = es_emit(&f.em, "Deposited");
+    es_status set = es_set_int(b, "amount", 1);
+    es_status rc = es_reject(&f.em, "insufficient_funds", "balance %d is less than %d", 1, 2);
+    fake_mem_fail_after(-1);
+    int finished = f.err.status == ES_REJECTED;
+    if (finished) {
+      assert_non_null(b);
+      assert_int_equal(set, ES_OK);
+      assert_int_equal(rc, ES_REJECTED);
+      assert_str(f.err.reason, "insufficient_funds");
+      assert_str(f.err.message, "balance 1 is less than 2");
+    } else {
+      assert_int_equal(f.err.status, ES_NOMEM);
+      assert_int_equal(rc, ES_NOMEM);
+      assert_null(f.err.reason);
+      assert_null(f.err.message);
+      if (!b) assert_int_equal(set, ES_MISUSE);
+    }
+    emit_close(&f);
+    assert_int_equal(fake_mem_live(), live_at_start);
+    if (finished) break;
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+      T(test_get_int),
+      T(test_get_real_bool_text),
+      T(test_get_json_and_has),
+      T(test_complaints),
+      T(test_command_handle),
+      T(test_event_handle),
+      T(test_builder_setters),
+      T(test_builder_set_twice_keeps_last),
+      T(test_builder_set_json_validates),
+      T(test_builder_null_key),
+      T(test_null_builder_is_misuse),
+      T(test_builder_text_not_utf8),
+      T(test_reject_formatting),
+      T(test_error_format),
+      T(test_emit),
+      T(test_builder_oom),
+      T(test_reject_and_emit_oom),
+#undef T
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
