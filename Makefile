@@ -16,7 +16,8 @@ ADAPTER_SRC = $(wildcard ext/store/*.c) $(wildcard ext/sqlapi/*.c) ext/es.c
 EXT_SRC = $(DOMAIN_SRC) $(ADAPTER_SRC)
 EXT_HDR = $(wildcard ext/*.h ext/*/*.h)
 
-.PHONY: all demo test deps-demo deps-test unit unit-asan unit-valgrind integration sql-tests lang-tests \
+.PHONY: all demo test deps-demo deps-test unit unit-asan unit-valgrind integration integration-valgrind sql-tests \
+        sql-valgrind lang-tests \
         concurrency check-domain check-deps fuzz clean
 
 all: dist/es.so dist/bank.so dist/libsqlite_es.a
@@ -46,7 +47,8 @@ dist/libsqlite_es.a: $(STATIC_OBJ)
 demo: deps-demo dist/es.so dist/bank.so
 	@sh examples/bank/run_demo.sh
 
-test: deps-test check-domain check-deps unit unit-asan unit-valgrind integration sql-tests lang-tests concurrency
+test: deps-test check-domain check-deps unit unit-asan unit-valgrind integration integration-valgrind sql-tests \
+      sql-valgrind lang-tests concurrency
 	@echo "make test: every suite passed"
 
 deps-demo:
@@ -92,8 +94,16 @@ integration: all $(addprefix build/integration/,$(INTEG_TESTS)) $(addprefix buil
 	@for t in $(addprefix build/integration/,$(INTEG_TESTS)) $(addprefix build/integration-asan/,$(INTEG_TESTS)); do \
 	  echo "== $$t"; (cd build && ../$$t) || exit 1; done
 
+integration-valgrind: $(addprefix build/integration/,$(INTEG_TESTS))
+	@for t in $^; do echo "== $$t (valgrind)"; (cd build && valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect ../$$t) || exit 1; done
+
 sql-tests: all
 	@sh tests/sql/run.sh
+
+# The same scripts with the stock shell under valgrind: the loadable extension, as users load it.
+sql-valgrind: all
+	@SQLITE3=$(CURDIR)/scripts/valgrind-sqlite3.sh sh tests/sql/run.sh
 
 lang-tests: all
 	@$(PYTHON) tests/lang/python/run.py
