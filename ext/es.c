@@ -66,12 +66,7 @@ static int already_loaded(sqlite3 *db) {
   return api && api->iVersion >= 1 && api->xRegisterAggregate;
 }
 
-#ifdef _WIN32
-__declspec(dllexport)
-#else
-__attribute__((visibility("default")))
-#endif
-int sqlite3_es_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
+ES_API int sqlite3_es_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   es_conn *c = 0;
   int rc = SQLITE_OK;
 #ifndef SQLITE_CORE

@@ -28,6 +28,7 @@
 extern "C" {
 #endif
 
+/* Marks the entry points a loadable exports (they are built with -fvisibility=hidden). */
 #if defined(ES_STATIC)
 #define ES_API
 #elif defined(_WIN32)
@@ -121,7 +122,7 @@ struct es_api {
   ** Register (or replace) an aggregate type on this connection. The definition is copied, so
   ** it need not outlive the call; user is passed to every callback and xDestroy(user) is called
   ** when the type is replaced or the connection closes (also when registration fails).
-  ** On failure, xErrmsg() says why.
+  ** On failure, xErrmsg() says why. Calling it from inside a callback fails with ES_MISUSE.
   */
   es_status (*xRegisterAggregate)(es_api *api, const es_aggregate_type *type, void *user,
                                   void (*xDestroy)(void *user));

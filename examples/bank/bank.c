@@ -173,12 +173,7 @@ static es_api *get_es_api(sqlite3 *db) {
   return api;
 }
 
-#ifdef _WIN32
-__declspec(dllexport)
-#else
-__attribute__((visibility("default")))
-#endif
-int sqlite3_bank_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
+ES_API int sqlite3_bank_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
   es_api *api = get_es_api(db);
   if (!api || api->iVersion < 1) {

@@ -8,7 +8,13 @@ static es_status api_register_aggregate(es_api *api, const es_aggregate_type *ty
                                         void (*xDestroy)(void *)) {
   es_api_impl *impl = (es_api_impl *)api;
   es_error err = {0};
-  es_status rc = es_registry_add(impl->conn->registry, type, user, xDestroy, &err);
+  es_status rc;
+  if (impl->conn->in_command) {
+    rc = es_error_set(&err, ES_MISUSE, "aggregate types cannot be registered from inside a command");
+    if (xDestroy) xDestroy(user);
+  } else {
+    rc = es_registry_add(impl->conn->registry, type, user, xDestroy, &err);
+  }
   es_mem_free(impl->errmsg);
   impl->errmsg = rc == ES_OK ? 0 : es_error_format(&err);
   es_error_clear(&err);

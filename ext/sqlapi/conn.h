@@ -27,6 +27,7 @@ struct es_conn {
   es_api_impl api;
   sqlite3_int64 max_payload_bytes;
   int close_hook_connected; /* the es_aggregates table is connected: see aggregates_vtab.c */
+  int in_command;           /* a command is being decided: the registry must not change under it */
 };
 
 es_conn *es_conn_new(sqlite3 *db);

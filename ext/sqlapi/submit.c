@@ -68,7 +68,9 @@ es_status es_sql_submit(es_conn *c, const char *fname, int argc, sqlite3_value *
   es_store_begin_call(c->store);
   es_event_store port = es_store_port(c->store);
   es_status rc = es_store_open(c->store, 1, err);
+  c->in_command = 1;
   if (rc == ES_OK) rc = es_command_run(c->registry, &port, &req, res, err);
+  c->in_command = 0;
   if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
   es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
   es_txn_explain_busy(kind, err);

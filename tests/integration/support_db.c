@@ -1,6 +1,7 @@
 /*
 ** support_db.c — helpers shared by the integration tests (support_db.h): temporary databases,
-** connections with sqlite-es and the bank example, exec helpers, and a canonical database dump.
+** connections with sqlite-es and the bank example, the tests' fixture, exec helpers, and a
+** canonical database dump.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,6 +177,39 @@ sqlite3 *sdb_open(const char *path) { return sdb_open_with(path, SDB_ES | SDB_BA
 void sdb_close(sqlite3 *db) {
   int rc = sqlite3_close(db);
   if (rc != SQLITE_OK) fail_msg("sqlite3_close returned %d: %s", rc, sqlite3_errmsg(db));
+}
+
+/* ----------------------- the fixture ----------------------- */
+
+int sdb_setup(void **state) {
+  sdb_fx *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  f->dir = sdb_tempdir();
+  f->path = sdb_join(f->dir, "test.db");
+  *state = f;
+  char err[1024];
+  f->db = sdb_try_open(f->path, SDB_ES | SDB_BANK | SDB_WAL, 0, err, sizeof err);
+  if (!f->db) { /* cmocka skips the teardown of a failed setup */
+    print_error("%s\n", err);
+    sdb_teardown(state);
+    return -1;
+  }
+  return 0;
+}
+
+int sdb_teardown(void **state) {
+  sdb_fx *f = *state;
+  if (f->db2) sdb_close(f->db2);
+  if (f->db) sdb_close(f->db);
+  free(f->path);
+  sdb_rmtree(f->dir);
+  free(f);
+  return 0;
+}
+
+sqlite3 *sdb_second(sdb_fx *f) {
+  if (!f->db2) f->db2 = sdb_open(f->path);
+  return f->db2;
 }
 
 /* ----------------------- running SQL ----------------------- */
@@ -371,6 +405,12 @@ char *sdb_dump(sqlite3 *db) {
   }
   free(tables);
   return sb_take(&out);
+}
+
+void sdb_dump_is(sqlite3 *db, const char *before) {
+  char *now = sdb_dump(db);
+  assert_string_equal(now, before);
+  free(now);
 }
 
 sqlite3_int64 sdb_es_objects(sqlite3 *db) {

@@ -1,8 +1,9 @@
 /*
 ** support_db.h — helpers shared by the integration tests (C against a real SQLite, with the
 ** static variant of sqlite-es): temporary databases, connections with sqlite-es (auto-extension)
-** and the bank example loaded, exec helpers that fail the current cmocka test with SQLite's
-** message, and a canonical dump of a whole database for before/after comparisons.
+** and the bank example loaded, the tests' common fixture (a fresh file in its own directory),
+** exec helpers that fail the current cmocka test with SQLite's message, and a canonical dump of a
+** whole database for before/after comparisons.
 **
 ** Every helper that can fail calls cmocka's fail_msg, so it may only be used inside a test.
 */
@@ -41,6 +42,22 @@ sqlite3 *sdb_try_open(const char *path, int flags, const char *vfs, char *err, s
 /* sqlite3_close() must succeed: no statement may be left behind by anyone. */
 void sdb_close(sqlite3 *db);
 
+/* ---- the fixture: a fresh database file in a directory of its own, per test ---- */
+
+typedef struct sdb_fx {
+  char *dir;    /* the test's temporary directory, removed by sdb_teardown */
+  char *path;   /* dir/test.db */
+  sqlite3 *db;  /* sqlite-es + bank, WAL (sdb_open) */
+  sqlite3 *db2; /* a second connection to path, opened by sdb_second() for tests that need one */
+} sdb_fx;
+
+/* cmocka setup: a new sdb_fx in *state with db open; -1 (reason printed) when it cannot open. */
+int sdb_setup(void **state);
+/* cmocka teardown: closes db2 and db (those left open), removes dir and frees the fixture. */
+int sdb_teardown(void **state);
+/* f->db2, opened with sdb_open on first use. */
+sqlite3 *sdb_second(sdb_fx *f);
+
 /* ---- running SQL ---- */
 
 /* Run every statement of sql; fail the test with SQLite's message on error. */
@@ -63,6 +80,9 @@ void sdb_rows_are(sqlite3 *db, const char *sql, const char *want);
 ** are equal exactly when the content is (malloc'd).
 */
 char *sdb_dump(sqlite3 *db);
+
+/* sdb_dump(db) must be exactly before (a dump taken earlier). */
+void sdb_dump_is(sqlite3 *db, const char *before);
 
 /* The number of es_* objects (tables, triggers) in main's schema. */
 sqlite3_int64 sdb_es_objects(sqlite3 *db);

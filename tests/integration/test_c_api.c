@@ -212,38 +212,7 @@ static void counter_destroy(void *user) { ((counter_user *)user)->destroyed++; }
 
 /* ----------------------- fixture and helpers ----------------------- */
 
-typedef struct fx {
-  char *dir;
-  char *path;
-  sqlite3 *db;
-} fx;
-
-static int teardown(void **state);
-
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  assert_non_null(f);
-  f->dir = sdb_tempdir();
-  f->path = sdb_join(f->dir, "test.db");
-  *state = f;
-  char err[1024];
-  f->db = sdb_try_open(f->path, SDB_ES | SDB_BANK | SDB_WAL, 0, err, sizeof err);
-  if (!f->db) { /* cmocka skips the teardown of a failed setup */
-    print_error("%s\n", err);
-    teardown(state);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx *f = *state;
-  if (f->db) sdb_close(f->db);
-  free(f->path);
-  sdb_rmtree(f->dir);
-  free(f);
-  return 0;
-}
+typedef sdb_fx fx; /* support_db.h: sdb_setup makes it (dir, path, db), sdb_teardown removes it */
 
 /* The FTS5-style hand-off, checked step by step. */
 static es_api *fetch_api(sqlite3 *db) {
@@ -263,12 +232,6 @@ static void register_counter(sqlite3 *db, counter_user *u) {
   u->api = fetch_api(db);
   es_status rc = u->api->xRegisterAggregate(u->api, &counter_type, u, counter_destroy);
   if (rc != ES_OK) fail_msg("registering counter failed: %s", u->api->xErrmsg(u->api));
-}
-
-static void assert_dump_is(sqlite3 *db, const char *before) {
-  char *now = sdb_dump(db);
-  assert_string_equal(now, before);
-  free(now);
 }
 
 #define COUNTER_LOG "SELECT position, aggregate_id, version, type, data FROM es_events ORDER BY position"
@@ -459,10 +422,10 @@ static void test_callback_failures_write_nothing(void **state) {
       sdb_exec_fails(f->db, cases[i].sql, cases[i].code, cases[i].msg);
       if (in_txn && cases[i].code != SQLITE_NOMEM) { /* SQLite itself may end a transaction on NOMEM */
         assert_int_equal(sqlite3_get_autocommit(f->db), 0);
-        assert_dump_is(f->db, before);
+        sdb_dump_is(f->db, before);
       }
       if (!sqlite3_get_autocommit(f->db)) sdb_exec(f->db, "COMMIT");
-      assert_dump_is(f->db, before);
+      sdb_dump_is(f->db, before);
     }
   }
   /* es_try_submit reports the domain outcomes as JSON and raises the rest. */
@@ -472,7 +435,7 @@ static void test_callback_failures_write_nothing(void **state) {
   sdb_exec_fails(f->db, "SELECT es_try_submit('counter', 'c1', 'Storage')", SQLITE_ERROR,
                  "es: storage: decide of command 'Storage' on aggregate type 'counter' failed");
   sdb_exec_fails(f->db, "SELECT es_try_submit('counter', 'c1', 'NoMem')", SQLITE_NOMEM, "out of memory");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   /* The connection is fine afterwards. */
   assert_int_equal(sdb_int(f->db, "SELECT es_submit('counter', 'c1', 'Add', '{\"by\":1}')"), 2);
   assert_int_equal(u.inits, u.clears);
@@ -697,7 +660,7 @@ static void test_load_twice_keeps_registrations(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, sdb_setup, sdb_teardown)
       T(test_auto_extension_open_is_clean),
       T(test_es_api_handoff),
       T(test_es_api_without_pointer),

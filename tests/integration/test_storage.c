@@ -21,38 +21,7 @@
 
 /* ----------------------- fixture ----------------------- */
 
-typedef struct fx {
-  char *dir;
-  char *path;
-  sqlite3 *db; /* sqlite-es + bank, WAL */
-} fx;
-
-static int teardown(void **state);
-
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  assert_non_null(f);
-  f->dir = sdb_tempdir();
-  f->path = sdb_join(f->dir, "test.db");
-  *state = f;
-  char err[1024];
-  f->db = sdb_try_open(f->path, SDB_ES | SDB_BANK | SDB_WAL, 0, err, sizeof err);
-  if (!f->db) { /* cmocka skips the teardown of a failed setup */
-    print_error("%s\n", err);
-    teardown(state);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx *f = *state;
-  if (f->db) sdb_close(f->db);
-  free(f->path);
-  sdb_rmtree(f->dir);
-  free(f);
-  return 0;
-}
+typedef sdb_fx fx; /* support_db.h: sdb_setup makes it (dir, path, db), sdb_teardown removes it */
 
 /* Close the test's connection and open it again (schema read afresh). */
 static void reopen(fx *f) {
@@ -65,12 +34,6 @@ static void exec_without_es(fx *f, const char *sql) {
   sqlite3 *plain = sdb_open_with(f->path, 0, 0);
   sdb_exec(plain, sql);
   sdb_close(plain);
-}
-
-static void assert_dump_is(sqlite3 *db, const char *before) {
-  char *now = sdb_dump(db);
-  assert_string_equal(now, before);
-  free(now);
 }
 
 #define OPEN_ACC1 "SELECT es_submit('account', 'acc-1', 'OpenAccount', '{\"owner\":\"ada\"}')"
@@ -164,7 +127,7 @@ static void test_event_rows(void **state) {
   sdb_text_is(f->db, "SELECT es_try_submit('account', 'acc-1', 'OpenAccount', '{\"owner\":\"ada\"}',"
                      " '{\"command_id\":\"cmd-1\"}')",
               "{\"ok\":true,\"version\":1,\"position\":1,\"events\":0,\"duplicate\":true}");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 }
 
@@ -271,7 +234,7 @@ static void test_storage_without_extension(void **state) {
   sdb_exec_fails(plain, "UPDATE es_meta SET value = 2", SQLITE_CONSTRAINT_TRIGGER,
                  "es: protected: es_meta describes the storage format: UPDATE is refused");
   sdb_close(plain);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 }
 
@@ -303,7 +266,7 @@ static void test_newer_format_refused(void **state) {
   sdb_exec_fails(f->db, "SELECT es_stream_version('account', 'acc-1')", SQLITE_ERROR, msg);
   sdb_exec_fails(f->db, "SELECT es_state('account', 'acc-1')", SQLITE_ERROR, msg);
   assert_int_equal(sqlite3_get_autocommit(f->db), 1);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 }
 
@@ -316,7 +279,7 @@ static void test_incomplete_storage_refused(void **state) {
   char *before = sdb_dump(f->db);
   sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_ERROR,
                  "es: storage: the sqlite-es storage in this database is incomplete (2 of its 3 tables)");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 }
 
@@ -331,7 +294,7 @@ static void test_missing_trigger_protected(void **state) {
   sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_CONSTRAINT_TRIGGER, msg);
   sdb_exec_fails(f->db, "SELECT es_try_submit('account', 'acc-1', 'Deposit', '{\"amount\":10}')",
                  SQLITE_CONSTRAINT_TRIGGER, msg);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 
   assert_int_equal(sdb_int(f->db, "SELECT es_protect()"), 1);
@@ -387,7 +350,7 @@ static void test_defensive_on_at_load(void **state) {
                  "UPDATE sqlite_schema SET sql = replace(sql, 'RAISE', 'printf') WHERE name = 'es_events_no_update'",
                  SQLITE_ERROR, "table sqlite_master may not be modified");
   sdb_exec(f->db, "PRAGMA writable_schema = OFF");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 
   /* The documented opt-out, and back. */
@@ -409,7 +372,7 @@ static void test_defensive_on_at_load(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, sdb_setup, sdb_teardown)
       T(test_schema_created_on_first_accepted_command),
       T(test_event_rows),
       T(test_positions_gapless_in_commit_order),

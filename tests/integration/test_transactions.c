@@ -23,56 +23,12 @@
 
 /* ----------------------- fixture ----------------------- */
 
-typedef struct fx {
-  char *dir;
-  char *path;
-  sqlite3 *db;  /* sqlite-es + bank, WAL */
-  sqlite3 *db2; /* a second connection, opened by tests that need one */
-} fx;
-
-static int teardown(void **state);
-
-static int setup(void **state) {
-  fx *f = calloc(1, sizeof(*f));
-  assert_non_null(f);
-  f->dir = sdb_tempdir();
-  f->path = sdb_join(f->dir, "test.db");
-  *state = f;
-  char err[1024];
-  f->db = sdb_try_open(f->path, SDB_ES | SDB_BANK | SDB_WAL, 0, err, sizeof err);
-  if (!f->db) { /* cmocka skips the teardown of a failed setup */
-    print_error("%s\n", err);
-    teardown(state);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx *f = *state;
-  if (f->db2) sdb_close(f->db2);
-  if (f->db) sdb_close(f->db);
-  free(f->path);
-  sdb_rmtree(f->dir);
-  free(f);
-  return 0;
-}
-
-static sqlite3 *second(fx *f) {
-  if (!f->db2) f->db2 = sdb_open(f->path);
-  return f->db2;
-}
+typedef sdb_fx fx; /* support_db.h: sdb_setup makes it (dir, path, db), sdb_teardown removes it */
 
 static void assert_no_transaction(sqlite3 *db) {
   assert_int_equal(sqlite3_get_autocommit(db), 1);
   assert_int_equal(sqlite3_txn_state(db, "main"), SQLITE_TXN_NONE);
   assert_int_equal(sqlite3_txn_state(db, 0), SQLITE_TXN_NONE);
-}
-
-static void assert_dump_is(sqlite3 *db, const char *before) {
-  char *now = sdb_dump(db);
-  assert_string_equal(now, before);
-  free(now);
 }
 
 #define OPEN_ACC1 "SELECT es_submit('account', 'acc-1', 'OpenAccount', '{\"owner\":\"ada\"}')"
@@ -96,7 +52,7 @@ static void test_autocommit_commits_at_once(void **state) {
   fx *f = *state;
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
   assert_no_transaction(f->db);
-  sdb_rows_are(second(f), LOG, "1|account|acc-1|1|AccountOpened|{\"owner\":\"ada\"}\n");
+  sdb_rows_are(sdb_second(f), LOG, "1|account|acc-1|1|AccountOpened|{\"owner\":\"ada\"}\n");
 
   /* Committed before the caller even finishes its statement. */
   sqlite3_stmt *st = 0;
@@ -121,7 +77,7 @@ static void test_autocommit_commits_at_once(void **state) {
 
 static void test_begin_commit_keeps(void **state) {
   fx *f = *state;
-  sqlite3 *other = second(f);
+  sqlite3 *other = sdb_second(f);
   sdb_exec(f->db, "BEGIN");
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(100)), 2);
@@ -148,14 +104,14 @@ static void test_begin_rollback_removes_everything(void **state) {
   assert_int_equal(sdb_es_objects(f->db), 12);
   sdb_exec(f->db, "ROLLBACK");
   assert_no_transaction(f->db);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   assert_int_equal(sdb_es_objects(f->db), 0);
 
   /* The connection notices its storage is gone and starts again from nothing. */
   assert_int_equal(sdb_int(f->db, VERSION_ACC1), 0);
   sdb_text_is(f->db, "SELECT es_state('account', 'acc-1')", "{\"status\":\"none\",\"balance\":0}");
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
-  sdb_rows_are(second(f), LOG, "1|account|acc-1|1|AccountOpened|{\"owner\":\"ada\"}\n");
+  sdb_rows_are(sdb_second(f), LOG, "1|account|acc-1|1|AccountOpened|{\"owner\":\"ada\"}\n");
   free(before);
 }
 
@@ -168,9 +124,9 @@ static void test_begin_rollback_with_existing_storage(void **state) {
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(100)), 2);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(50)), 3);
   sdb_exec(f->db, "ROLLBACK");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(7)), 2);
-  sdb_rows_are(second(f), LOG,
+  sdb_rows_are(sdb_second(f), LOG,
                "1|account|acc-1|1|AccountOpened|{\"owner\":\"ada\"}\n"
                "2|account|acc-1|2|Deposited|{\"amount\":7}\n");
   free(before);
@@ -190,7 +146,7 @@ static void test_savepoint_rollback_to(void **state) {
   assert_int_equal(sdb_int(f->db, VERSION_ACC1), 0);
   sdb_exec(f->db, "RELEASE sp");
   assert_no_transaction(f->db);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
 
   /* Nested in BEGIN: only what follows the savepoint goes. */
   sdb_exec(f->db, "BEGIN");
@@ -201,13 +157,13 @@ static void test_savepoint_rollback_to(void **state) {
   assert_int_equal(sdb_int(f->db, VERSION_ACC1), 1);
   assert_int_equal(sqlite3_get_autocommit(f->db), 0);
   sdb_exec(f->db, "COMMIT");
-  sdb_rows_are(second(f), LOG, "1|account|acc-1|1|AccountOpened|{\"owner\":\"ada\"}\n");
+  sdb_rows_are(sdb_second(f), LOG, "1|account|acc-1|1|AccountOpened|{\"owner\":\"ada\"}\n");
   free(before);
 }
 
 static void test_savepoint_release_keeps(void **state) {
   fx *f = *state;
-  sqlite3 *other = second(f);
+  sqlite3 *other = sdb_second(f);
   sdb_exec(f->db, "SAVEPOINT sp");
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(100)), 2);
@@ -251,7 +207,7 @@ static void test_caller_savepoints_untouched(void **state) {
   assert_int_equal(sqlite3_get_autocommit(f->db), 0);
   sdb_exec(f->db, "ROLLBACK");
   assert_no_transaction(f->db);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
 
   /* Even a caller's savepoint with the extension's own savepoint name is left alone. */
   sdb_exec(f->db, "BEGIN; SAVEPOINT es_call; INSERT INTO t VALUES ('in es_call')");
@@ -264,7 +220,7 @@ static void test_caller_savepoints_untouched(void **state) {
   sdb_exec(f->db, "RELEASE es_call");
   assert_int_equal(sqlite3_get_autocommit(f->db), 0);
   sdb_exec(f->db, "COMMIT");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 }
 
@@ -295,7 +251,7 @@ static void test_select_from_table_autocommit(void **state) {
   sdb_rows_are(f->db, "SELECT id, es_submit('account', aid, cmd, payload) FROM inbox ORDER BY id",
                "1|1\n2|1\n3|2\n4|3\n5|2\n");
   assert_no_transaction(f->db);
-  sdb_rows_are(second(f), LOG, inbox_log);
+  sdb_rows_are(sdb_second(f), LOG, inbox_log);
   sdb_text_is(f->db, "SELECT es_state('account', 'acc-1')", "{\"status\":\"open\",\"owner\":\"ada\",\"balance\":15}");
 }
 
@@ -310,7 +266,7 @@ static void test_select_from_table_in_transaction(void **state) {
                "3|{\"ok\":true,\"version\":2,\"position\":3,\"events\":1}\n"
                "4|{\"ok\":true,\"version\":3,\"position\":4,\"events\":1}\n"
                "5|{\"ok\":true,\"version\":2,\"position\":5,\"events\":1}\n");
-  assert_int_equal(sdb_es_objects(second(f)), 0);
+  assert_int_equal(sdb_es_objects(sdb_second(f)), 0);
   sdb_exec(f->db, "COMMIT");
   sdb_rows_are(f->db2, LOG, inbox_log);
 }
@@ -331,7 +287,7 @@ static void test_try_submit_rows_with_rejection(void **state) {
                " be an integer, got string\"}\n"
                "5|{\"ok\":true,\"version\":3,\"position\":3,\"events\":1}\n");
   assert_no_transaction(f->db);
-  sdb_rows_are(second(f), LOG,
+  sdb_rows_are(sdb_second(f), LOG,
                "1|account|acc-1|1|AccountOpened|{\"owner\":\"ada\"}\n"
                "2|account|acc-1|2|Deposited|{\"amount\":10}\n"
                "3|account|acc-1|3|Withdrawn|{\"amount\":4}\n");
@@ -353,21 +309,21 @@ static void test_trigger_refused(void **state) {
   sdb_exec_fails(f->db, "INSERT INTO t VALUES (1)", SQLITE_ERROR, "unsafe use of es_submit()");
   sdb_exec_fails(f->db, "UPDATE u SET x = 2", SQLITE_ERROR, "unsafe use of es_try_submit()");
   assert_no_transaction(f->db);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
 
   /* Inside the caller's transaction: refused the same way, the transaction stays open. */
   sdb_exec(f->db, "BEGIN");
   sdb_exec_fails(f->db, "INSERT INTO t VALUES (1)", SQLITE_ERROR, "unsafe use of es_submit()");
   assert_int_equal(sqlite3_get_autocommit(f->db), 0);
   sdb_exec(f->db, "COMMIT");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
 
   /* With the storage already there. */
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
   free(before);
   before = sdb_dump(f->db);
   sdb_exec_fails(f->db, "INSERT INTO t VALUES (1)", SQLITE_ERROR, "unsafe use of es_submit()");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 }
 
@@ -379,7 +335,7 @@ static void test_writing_statement_misuse(void **state) {
   /* No storage yet: none is created. */
   sdb_exec_fails(f->db, "INSERT INTO t SELECT es_submit('account', 'acc-1', 'OpenAccount', '{\"owner\":\"ada\"}')",
                  SQLITE_MISUSE, misuse_submit);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   assert_no_transaction(f->db);
   free(before);
 
@@ -397,11 +353,11 @@ static void test_writing_statement_misuse(void **state) {
   for (size_t i = 0; i < sizeof(submit_in) / sizeof(*submit_in); i++) {
     sdb_exec_fails(f->db, submit_in[i], SQLITE_MISUSE, misuse_submit);
     assert_no_transaction(f->db);
-    assert_dump_is(f->db, before);
+    sdb_dump_is(f->db, before);
   }
   sdb_exec_fails(f->db, "UPDATE t SET x = es_try_submit('account', 'acc-1', 'Deposit', '{\"amount\":1}')",
                  SQLITE_MISUSE, misuse_try_submit);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
 
   /* Inside the caller's transaction: the same refusal, and the transaction goes on. */
   sdb_exec(f->db, "BEGIN; INSERT INTO t VALUES (1)");
@@ -409,7 +365,7 @@ static void test_writing_statement_misuse(void **state) {
   for (size_t i = 0; i < sizeof(submit_in) / sizeof(*submit_in); i++) {
     sdb_exec_fails(f->db, submit_in[i], SQLITE_MISUSE, misuse_submit);
     assert_int_equal(sqlite3_get_autocommit(f->db), 0);
-    assert_dump_is(f->db, mid);
+    sdb_dump_is(f->db, mid);
   }
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(3)), 2);
   sdb_exec(f->db, "COMMIT");
@@ -460,7 +416,7 @@ static void test_failures_leave_dump_identical(void **state) {
   char *fresh = sdb_dump(f->db);
   /* A rejected first command does not even create the storage. */
   sdb_exec_fails(f->db, WITHDRAW_ACC1(5), SQLITE_CONSTRAINT_FUNCTION, "es: rejected (not_open): the account is not open");
-  assert_dump_is(f->db, fresh);
+  sdb_dump_is(f->db, fresh);
   free(fresh);
 
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
@@ -471,7 +427,7 @@ static void test_failures_leave_dump_identical(void **state) {
   for (size_t i = 0; i < sizeof(failures) / sizeof(*failures); i++) {
     sdb_exec_fails(f->db, failures[i].sql, failures[i].code, failures[i].msg);
     assert_no_transaction(f->db);
-    assert_dump_is(f->db, before);
+    sdb_dump_is(f->db, before);
   }
   /* The same inside the caller's transaction, which stays open and usable. */
   sdb_exec(f->db, "BEGIN; INSERT INTO t VALUES ('in transaction')");
@@ -479,10 +435,10 @@ static void test_failures_leave_dump_identical(void **state) {
   for (size_t i = 0; i < sizeof(failures) / sizeof(*failures); i++) {
     sdb_exec_fails(f->db, failures[i].sql, failures[i].code, failures[i].msg);
     assert_int_equal(sqlite3_get_autocommit(f->db), 0);
-    assert_dump_is(f->db, mid);
+    sdb_dump_is(f->db, mid);
   }
   sdb_exec(f->db, "COMMIT");
-  assert_dump_is(f->db, mid);
+  sdb_dump_is(f->db, mid);
   free(mid);
   free(before);
 }
@@ -529,7 +485,7 @@ static void test_late_failure_rolls_back(void **state) {
   char *before = sdb_dump(f->db);
   sdb_exec_fails(f->db, with_id, SQLITE_CONSTRAINT_TRIGGER, late_msg);
   assert_no_transaction(f->db);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 
   /* Inside the caller's transaction: the command is undone, the caller's work is not. */
@@ -538,16 +494,16 @@ static void test_late_failure_rolls_back(void **state) {
   char *mid = sdb_dump(f->db);
   sdb_exec_fails(f->db, with_id, SQLITE_CONSTRAINT_TRIGGER, late_msg);
   assert_int_equal(sqlite3_get_autocommit(f->db), 0);
-  assert_dump_is(f->db, mid);
+  sdb_dump_is(f->db, mid);
   /* es_try_submit raises for storage failures: they are not outcomes of the command. */
   sdb_exec_fails(f->db,
                  "SELECT es_try_submit('account', 'acc-1', 'Deposit', '{\"amount\":100}', '{\"command_id\":\"c2\"}')",
                  SQLITE_CONSTRAINT_TRIGGER, late_msg);
   assert_int_equal(sqlite3_get_autocommit(f->db), 0);
-  assert_dump_is(f->db, mid);
+  sdb_dump_is(f->db, mid);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(5)), 3); /* the caller's transaction is still usable */
   sdb_exec(f->db, "COMMIT");
-  sqlite3 *other = second(f);
+  sqlite3 *other = sdb_second(f);
   sdb_rows_are(other, "SELECT position, version, type, data, command_id FROM es_events ORDER BY position",
                "1|1|AccountOpened|{\"owner\":\"ada\"}|NULL\n"
                "2|2|Deposited|{\"amount\":10}|NULL\n"
@@ -574,7 +530,7 @@ static void test_disk_full_rolls_back(void **state) {
   sdb_exec_fails(f->db, OPEN_ACC1, SQLITE_FULL,
                  "es: storage: creating the sqlite-es storage: database or disk is full (13)");
   assert_no_transaction(f->db);
-  assert_dump_is(f->db, fresh);
+  sdb_dump_is(f->db, fresh);
   free(fresh);
   sdb_exec(f->db, "PRAGMA max_page_count = 1000000");
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
@@ -586,14 +542,14 @@ static void test_disk_full_rolls_back(void **state) {
   char *before = sdb_dump(f->db);
   sdb_exec_fails(f->db, grow, SQLITE_FULL, "es: storage: appending an event: database or disk is full (13)");
   assert_no_transaction(f->db);
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
 
   /* Inside the caller's transaction. */
   sdb_exec(f->db, "BEGIN; INSERT INTO t VALUES (1)");
   char *mid = sdb_dump(f->db);
   sdb_exec_fails(f->db, grow, SQLITE_FULL, "es: storage: appending an event: database or disk is full (13)");
   assert_int_equal(sqlite3_get_autocommit(f->db), 0);
-  assert_dump_is(f->db, mid);
+  sdb_dump_is(f->db, mid);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(5)), 2);
   sdb_exec(f->db, "COMMIT");
   sdb_rows_are(f->db, "SELECT x FROM t", "1\n");
@@ -633,7 +589,7 @@ static void test_last_insert_rowid_unchanged(void **state) {
 /* Another connection holds the write lock: after busy_timeout, a busy error naming BEGIN IMMEDIATE. */
 static void test_busy_with_small_timeout(void **state) {
   fx *f = *state;
-  sqlite3 *holder = second(f);
+  sqlite3 *holder = sdb_second(f);
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
   sdb_exec(holder, "BEGIN IMMEDIATE");
   sqlite3_busy_timeout(f->db, 10);
@@ -645,7 +601,7 @@ static void test_busy_with_small_timeout(void **state) {
                  "es: busy: BEGIN IMMEDIATE: database is locked (5)");
   assert_no_transaction(f->db);
   sdb_exec(holder, "COMMIT");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(1)), 2);
   free(before);
 }
@@ -701,7 +657,7 @@ static void test_busy_waits_for_holder(void **state) {
   fx *f = *state;
   register_sleep_vfs();
   sqlite3 *waiter = sdb_open_with(f->path, SDB_ES | SDB_BANK | SDB_WAL, "es_test_sleep");
-  sqlite3 *holder = second(f);
+  sqlite3 *holder = sdb_second(f);
   sdb_exec(f->db, "CREATE TABLE t(x)");
   assert_int_equal(sdb_int(waiter, OPEN_ACC1), 1);
   sqlite3_busy_timeout(waiter, 60000);
@@ -742,7 +698,7 @@ static void test_busy_waits_for_holder(void **state) {
 /* A batch in autocommit cannot wait for the lock; the error says to use BEGIN IMMEDIATE. */
 static void test_busy_in_autocommit_batch(void **state) {
   fx *f = *state;
-  sqlite3 *holder = second(f);
+  sqlite3 *holder = sdb_second(f);
   make_inbox(f->db);
   sdb_exec(holder, "BEGIN IMMEDIATE");
   sqlite3_busy_timeout(f->db, 10);
@@ -753,7 +709,7 @@ static void test_busy_in_autocommit_batch(void **state) {
                  " COMMIT");
   assert_no_transaction(f->db);
   sdb_exec(holder, "COMMIT");
-  assert_dump_is(f->db, before);
+  sdb_dump_is(f->db, before);
   free(before);
 }
 
@@ -761,7 +717,7 @@ static void test_busy_in_autocommit_batch(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, sdb_setup, sdb_teardown)
       T(test_autocommit_commits_at_once),
       T(test_begin_commit_keeps),
       T(test_begin_rollback_removes_everything),

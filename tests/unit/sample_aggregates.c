@@ -30,8 +30,9 @@ static void log_evolve(const es_event *ev) {
 
 void sample_user_destroy(void *user) { ((sample_user *)user)->destroyed++; }
 
-/* Whether the test asked this evolve to fail. */
-static es_status forced_evolve_failure(const sample_user *u, const es_event *ev) {
+/* How every account evolve begins: the event is logged, then fails if the test asked it to. */
+static es_status account_evolve_begin(const sample_user *u, const es_event *ev) {
+  log_evolve(ev);
   if (u && u->evolve_fail_version && es_event_version(ev) == u->evolve_fail_version) return u->evolve_fail_status;
   return ES_OK;
 }
@@ -174,8 +175,7 @@ static es_status decide_mangle(void *user, const void *state, const es_command *
 static es_status evolve_opened(void *user, void *state, const es_event *ev) {
   account_state *s = state;
   const char *owner;
-  log_evolve(ev);
-  es_status rc = forced_evolve_failure(user, ev);
+  es_status rc = account_evolve_begin(user, ev);
   if (rc == ES_OK) rc = es_event_text(ev, "owner", &owner);
   if (rc != ES_OK) return rc;
   char *copy = es_mem_strdup(owner);
@@ -190,8 +190,7 @@ static es_status evolve_opened(void *user, void *state, const es_event *ev) {
 static es_status evolve_deposited(void *user, void *state, const es_event *ev) {
   account_state *s = state;
   int64_t amount;
-  log_evolve(ev);
-  es_status rc = forced_evolve_failure(user, ev);
+  es_status rc = account_evolve_begin(user, ev);
   if (rc == ES_OK) rc = es_event_int(ev, "amount", &amount);
   if (rc != ES_OK) return rc;
   s->balance += amount;
@@ -202,8 +201,7 @@ static es_status evolve_deposited(void *user, void *state, const es_event *ev) {
 static es_status evolve_withdrawn(void *user, void *state, const es_event *ev) {
   account_state *s = state;
   int64_t amount;
-  log_evolve(ev);
-  es_status rc = forced_evolve_failure(user, ev);
+  es_status rc = account_evolve_begin(user, ev);
   if (rc == ES_OK) rc = es_get_int(es_event_data(ev), "amount", &amount);
   if (rc != ES_OK) return rc;
   s->balance -= amount;

@@ -25,10 +25,9 @@
 #include "fake_mem.h"
 #include "fake_store.h"
 #include "sample_aggregates.h"
+#include "unit_support.h"
 
 /* ----------------------- Fixture ----------------------- */
-
-static long live_at_start;
 
 static struct {
   es_registry *reg;
@@ -62,28 +61,18 @@ static void fx_close(void) {
 }
 
 static int setup(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  live_at_start = fake_mem_live();
+  unit_setup(state);
   fx_open();
   return 0;
 }
 
 static int teardown(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
+  fake_mem_fail_after(-1); /* the fixture is freed with a working allocator */
   fx_close();
-  assert_int_equal(fake_mem_live(), live_at_start);
-  return 0;
+  return unit_teardown(state);
 }
 
 /* ----------------------- Helpers ----------------------- */
-
-static void assert_str(const char *got, const char *want) {
-  if (!got && !want) return;
-  if (!got || !want || strcmp(got, want) != 0)
-    fail_msg("got      <%s>\nexpected <%s>", got ? got : "(NULL)", want ? want : "(NULL)");
-}
 
 static es_status run_req(const es_command_request *req, es_command_result *res, es_error *err) {
   return es_command_run(F.reg, &F.fs->port, req, res, err);
@@ -892,32 +881,37 @@ static void replay_fails(const char *id, es_status status, const char *message) 
 
 static void test_corrupt_streams(void **state) {
   (void)state;
-  put("u", 1, "Opened", "{\"owner\":\"ada\"}");
-  put("u", 2, "Ghost", "{}");
-  replay_fails("u", ES_UNDECLARED_EVENT,
-               "event type 'Ghost' (version 2 of account 'u') is not declared by aggregate type 'account'");
-  put("gap", 1, "Opened", "{\"owner\":\"ada\"}");
-  put("gap", 3, "Deposited", "{\"amount\":1}");
-  replay_fails("gap", ES_STORAGE, "stream account 'gap' jumps from version 1 to 3");
-  put("late", 2, "Opened", "{\"owner\":\"ada\"}");
-  replay_fails("late", ES_STORAGE, "stream account 'late' jumps from version 0 to 2");
-  put("twice", 1, "Opened", "{\"owner\":\"ada\"}");
-  put("twice", 1, "Opened", "{\"owner\":\"ada\"}");
-  replay_fails("twice", ES_STORAGE, "stream account 'twice' jumps from version 1 to 1");
-  put("bad", 1, "Opened", "{\"owner\":\"ada\"}");
-  put("bad", 2, "Deposited", "{\"amount\":");
-  replay_fails("bad", ES_INVALID_PAYLOAD,
-               "evolving event 'Deposited' version 2 of account 'bad': malformed JSON at offset 10: unexpected end of input");
-  put("arr", 1, "Opened", "[\"ada\"]");
-  replay_fails("arr", ES_INVALID_PAYLOAD,
-               "evolving event 'Opened' version 1 of account 'arr': event data is not a JSON object");
-  put("typed", 1, "Opened", "{\"owner\":\"ada\"}");
-  put("typed", 2, "Deposited", "{\"amount\":\"lots\"}");
-  replay_fails("typed", ES_INVALID_PAYLOAD,
-               "evolving event 'Deposited' version 2 of account 'typed': event data field 'amount' must be an integer, got string");
-  put("missing", 1, "Opened", "{}");
-  replay_fails("missing", ES_INVALID_PAYLOAD,
-               "evolving event 'Opened' version 1 of account 'missing': event data field 'owner' is missing");
+  /* Each stream as stored (up to two events, in this order), and how its replay fails. */
+  static const struct {
+    const char *id;
+    struct {
+      int64_t version;
+      const char *type, *data;
+    } events[2];
+    es_status status;
+    const char *message;
+  } cases[] = {
+      {"u", {{1, "Opened", "{\"owner\":\"ada\"}"}, {2, "Ghost", "{}"}}, ES_UNDECLARED_EVENT,
+       "event type 'Ghost' (version 2 of account 'u') is not declared by aggregate type 'account'"},
+      {"gap", {{1, "Opened", "{\"owner\":\"ada\"}"}, {3, "Deposited", "{\"amount\":1}"}}, ES_STORAGE,
+       "stream account 'gap' jumps from version 1 to 3"},
+      {"late", {{2, "Opened", "{\"owner\":\"ada\"}"}}, ES_STORAGE, "stream account 'late' jumps from version 0 to 2"},
+      {"twice", {{1, "Opened", "{\"owner\":\"ada\"}"}, {1, "Opened", "{\"owner\":\"ada\"}"}}, ES_STORAGE,
+       "stream account 'twice' jumps from version 1 to 1"},
+      {"bad", {{1, "Opened", "{\"owner\":\"ada\"}"}, {2, "Deposited", "{\"amount\":"}}, ES_INVALID_PAYLOAD,
+       "evolving event 'Deposited' version 2 of account 'bad': malformed JSON at offset 10: unexpected end of input"},
+      {"arr", {{1, "Opened", "[\"ada\"]"}}, ES_INVALID_PAYLOAD,
+       "evolving event 'Opened' version 1 of account 'arr': event data is not a JSON object"},
+      {"typed", {{1, "Opened", "{\"owner\":\"ada\"}"}, {2, "Deposited", "{\"amount\":\"lots\"}"}}, ES_INVALID_PAYLOAD,
+       "evolving event 'Deposited' version 2 of account 'typed': event data field 'amount' must be an integer, got string"},
+      {"missing", {{1, "Opened", "{}"}}, ES_INVALID_PAYLOAD,
+       "evolving event 'Opened' version 1 of account 'missing': event data field 'owner' is missing"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t e = 0; e < 2 && cases[i].events[e].type; e++)
+      put(cases[i].id, cases[i].events[e].version, cases[i].events[e].type, cases[i].events[e].data);
+    replay_fails(cases[i].id, cases[i].status, cases[i].message);
+  }
   /* A stream that is fine, beside them, still works. */
   put("fine", 1, "Opened", "{\"owner\":\"ada\"}");
   put("fine", 2, "Deposited", "{\"amount\":4}");

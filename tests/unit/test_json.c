@@ -18,25 +18,9 @@
 #include "../../ext/domain/json.h"
 #include "../../ext/domain/mem.h"
 #include "fake_mem.h"
+#include "unit_support.h"
 
 /* ----------------------- Helpers ----------------------- */
-
-static long live_at_start;
-
-/* Every test starts with a working allocator and must end with nothing leaked. */
-static int setup(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  live_at_start = fake_mem_live();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  assert_int_equal(fake_mem_live(), live_at_start);
-  return 0;
-}
 
 static es_json_doc *parse_ok_n(const char *text, size_t len) {
   es_json_doc *doc = NULL;
@@ -1001,7 +985,7 @@ static void test_jbuf_oom(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
       T(test_literals),
       T(test_kind_names),
       T(test_integers),

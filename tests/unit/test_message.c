@@ -22,28 +22,7 @@
 #include "../../ext/domain/registry.h"
 #include "fake_mem.h"
 #include "sample_aggregates.h"
-
-static long live_at_start;
-
-static int setup(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  live_at_start = fake_mem_live();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  assert_int_equal(fake_mem_live(), live_at_start);
-  return 0;
-}
-
-static void assert_str(const char *got, const char *want) {
-  if (!got && !want) return;
-  if (!got || !want || strcmp(got, want) != 0)
-    fail_msg("got      <%s>\nexpected <%s>", got ? got : "(NULL)", want ? want : "(NULL)");
-}
+#include "unit_support.h"
 
 /* ----------------------- Reading objects ----------------------- */
 
@@ -169,30 +148,27 @@ static void test_get_real_bool_text(void **state) {
   reader_close(&r);
 }
 
+/* es_get_json gives key's value exactly as the document has it: want's bytes, and its length. */
+static void json_is(reader *r, const char *key, const char *want) {
+  const char *j = 0;
+  size_t len = 0;
+  assert_int_equal(es_get_json(&r->obj, key, &j, &len), ES_OK);
+  assert_int_equal(len, strlen(want));
+  assert_memory_equal(j, want, len);
+}
+
 static void test_get_json_and_has(void **state) {
   (void)state;
   reader r;
   reader_open(&r, doc_text, "payload");
+  json_is(&r, "a", "[1, 2]"); /* as written */
+  json_is(&r, "o", "{ \"x\" : 1 }");
+  json_is(&r, "s", "\"5\"");
+  json_is(&r, "u", "\"caf\\u00e9\""); /* escapes kept */
+  json_is(&r, "n", "null");
+  json_is(&r, "e", "1e2");
   const char *j = 0;
   size_t len = 0;
-  assert_int_equal(es_get_json(&r.obj, "a", &j, &len), ES_OK);
-  assert_int_equal(len, 6);
-  assert_memory_equal(j, "[1, 2]", 6); /* as written */
-  assert_int_equal(es_get_json(&r.obj, "o", &j, &len), ES_OK);
-  assert_int_equal(len, 11);
-  assert_memory_equal(j, "{ \"x\" : 1 }", 11);
-  assert_int_equal(es_get_json(&r.obj, "s", &j, &len), ES_OK);
-  assert_int_equal(len, 3);
-  assert_memory_equal(j, "\"5\"", 3);
-  assert_int_equal(es_get_json(&r.obj, "u", &j, &len), ES_OK);
-  assert_int_equal(len, 11);
-  assert_memory_equal(j, "\"caf\\u00e9\"", 11); /* escapes kept */
-  assert_int_equal(es_get_json(&r.obj, "n", &j, &len), ES_OK);
-  assert_int_equal(len, 4);
-  assert_memory_equal(j, "null", 4);
-  assert_int_equal(es_get_json(&r.obj, "e", &j, &len), ES_OK);
-  assert_int_equal(len, 3);
-  assert_memory_equal(j, "1e2", 3);
   complained(&r, es_get_json(&r.obj, "zz", &j, &len), "payload field 'zz' is missing");
 
   assert_true(es_has(&r.obj, "i"));
@@ -637,7 +613,7 @@ static void test_reject_and_emit_oom(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
       T(test_get_int),
       T(test_get_real_bool_text),
       T(test_get_json_and_has),

@@ -16,30 +16,9 @@
 #include "../../ext/domain/mem.h"
 #include "../../ext/domain/options.h"
 #include "fake_mem.h"
+#include "unit_support.h"
 
 #define LIMIT 1000 /* the metadata limit these tests pass, unless they test it */
-
-static long live_at_start;
-
-static int setup(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  live_at_start = fake_mem_live();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  assert_int_equal(fake_mem_live(), live_at_start);
-  return 0;
-}
-
-static void assert_str(const char *got, const char *want) {
-  if (!got && !want) return;
-  if (!got || !want || strcmp(got, want) != 0)
-    fail_msg("got      <%s>\nexpected <%s>", got ? got : "(NULL)", want ? want : "(NULL)");
-}
 
 /* Parse text that must be accepted. */
 static es_options parsed(const char *text) {
@@ -344,7 +323,7 @@ static void test_oom(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
       T(test_no_options),
       T(test_expected_version),
       T(test_expected_version_wrong),

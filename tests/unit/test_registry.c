@@ -17,28 +17,7 @@
 #include "../../ext/domain/registry.h"
 #include "fake_mem.h"
 #include "sample_aggregates.h"
-
-static long live_at_start;
-
-static int setup(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  live_at_start = fake_mem_live();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  fake_mem_fail_after(-1);
-  assert_int_equal(fake_mem_live(), live_at_start);
-  return 0;
-}
-
-static void assert_str(const char *got, const char *want) {
-  if (!got && !want) return;
-  if (!got || !want || strcmp(got, want) != 0)
-    fail_msg("got      <%s>\nexpected <%s>", got ? got : "(NULL)", want ? want : "(NULL)");
-}
+#include "unit_support.h"
 
 static es_registry *new_registry(void) {
   es_registry *r = es_registry_new();
@@ -433,7 +412,7 @@ static void test_replace_oom(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
       T(test_register_and_find),
       T(test_definition_is_copied),
       T(test_no_commands_no_events),
