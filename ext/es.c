@@ -18,9 +18,9 @@ SQLITE_EXTENSION_INIT1
 #include "sqlapi/submit.h"
 #include "sqlapi/vtabs.h"
 
-/* sqlite3_txn_state (3.34) is the newest API used; DIRECTONLY/INNOCUOUS need 3.31. */
-#define ES_MIN_SQLITE_VERSION_NUMBER 3034000
-#define ES_MIN_SQLITE_VERSION "3.34.0"
+/* UPSERT without a conflict target (views) needs 3.35; sqlite3_txn_state 3.34; DIRECTONLY 3.31. */
+#define ES_MIN_SQLITE_VERSION_NUMBER 3035000
+#define ES_MIN_SQLITE_VERSION "3.35.0"
 
 /* Writers may not run from views, triggers or schema (DIRECTONLY), and are not deterministic. */
 #define ES_WRITER (SQLITE_UTF8 | SQLITE_DIRECTONLY)
@@ -45,6 +45,9 @@ static const struct {
     {"es_config", 2, ES_WRITER, es_config_fn},
     {"es_protect", 0, ES_WRITER, es_protect_fn},
     {"es_api", 1, ES_WRITER, es_api_fn},
+    {"es_create_view", 2, ES_WRITER, es_create_view_fn},
+    {"es_rebuild", 1, ES_WRITER, es_rebuild_fn},
+    {"es_drop_view", 1, ES_WRITER, es_drop_view_fn},
     /* Called by the protection triggers, so it cannot be DIRECTONLY; INNOCUOUS so the triggers
     ** also work under trusted_schema=OFF. Audited: outside the append step it returns 0 and does
     ** nothing; it only ever consumes the one write the store armed. */

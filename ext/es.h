@@ -61,7 +61,8 @@ extern "C" {
   X(ES_BUSY, "busy")                           /* the database is locked */                  \
   X(ES_STORAGE, "storage")                     /* any other SQLite error */                  \
   X(ES_NOMEM, "nomem")                         /* out of memory */                           \
-  X(ES_MISUSE, "misuse")                       /* called where it cannot be atomic */
+  X(ES_MISUSE, "misuse")                       /* called where it cannot be atomic */    \
+  X(ES_UNKNOWN_VIEW, "unknown_view")           /* no such view, or a C view not registered */
 
 typedef enum es_status {
 #define ES_STATUS_ENUM(name, text) name,
@@ -76,6 +77,7 @@ typedef struct es_event es_event;     /* an event being applied by evolve (read-
 typedef struct es_object es_object;   /* a JSON object: a payload, event data or state JSON */
 typedef struct es_emitter es_emitter; /* where decide emits events, or rejects */
 typedef struct es_builder es_builder; /* writes one flat JSON object: event data, state JSON */
+typedef struct es_view_writer es_view_writer; /* how a view's fold writes its own table */
 
 /* ======================= Aggregate types ======================= */
 
@@ -113,6 +115,26 @@ typedef struct es_aggregate_type {
   /* below: iVersion >= 2 */
 } es_aggregate_type;
 
+/* ======================= View (read model) types ======================= */
+
+/*
+** A view owns one table, created from `columns` (a column-definition list, e.g.
+** "account_id TEXT PRIMARY KEY, balance INTEGER NOT NULL") if it does not exist. Its fold is called
+** for each event of a type it handles, in log order, inside the command's transaction; it writes
+** its table only, through the writer (es_view_* below). Events of other types cost nothing.
+*/
+typedef es_status (*es_fold_fn)(void *user, const es_event *ev, es_view_writer *out);
+
+typedef struct es_view_type {
+  int iVersion; /* 1 */
+  const char *name;  /* the view, and the table it owns */
+  const char *columns;
+  const char *const *event_types; /* the event types it handles */
+  int n_event_types;
+  es_fold_fn fold;
+  /* below: iVersion >= 2 */
+} es_view_type;
+
 /* ======================= The es_api struct ======================= */
 
 typedef struct es_api es_api;
@@ -129,6 +151,13 @@ struct es_api {
   const char *(*xErrmsg)(es_api *api);
   void *(*xMalloc)(es_api *api, size_t n); /* memory for state, through SQLite's allocator */
   void (*xFree)(es_api *api, void *p);
+  /*
+  ** Register (or replace) a view type on this connection, like xRegisterAggregate. When the
+  ** database already has events, the view's table is brought up to date at once, in one
+  ** transaction. Views are per connection: a connection that appends events must have every C view
+  ** the database knows registered, or its commands are refused (es_drop_view forgets one).
+  */
+  es_status (*xRegisterView)(es_api *api, const es_view_type *type, void *user, void (*xDestroy)(void *user));
   /* below: iVersion >= 2 */
 };
 
@@ -170,6 +199,14 @@ typedef struct es_ops {
   es_status (*xSetText)(es_builder *, const char *key, const char *v, size_t len);
   es_status (*xSetNull)(es_builder *, const char *key);
   es_status (*xSetJson)(es_builder *, const char *key, const char *json, size_t len);
+  const char *(*xEventAggregateType)(const es_event *);
+  const char *(*xEventAggregateId)(const es_event *);
+  int64_t (*xEventPosition)(const es_event *);
+  const char *(*xEventRecordedAt)(const es_event *);
+  const es_object *(*xEventMetadata)(const es_event *);
+  es_builder *(*xViewRow)(es_view_writer *);
+  es_status (*xViewWrite)(es_view_writer *, int op);
+  es_status (*xViewFind)(es_view_writer *, const es_object **row);
   /* below: iVersion >= 2 */
 } es_ops;
 
@@ -190,6 +227,14 @@ static inline const es_object *es_command_payload(const es_command *c) {
 static inline const char *es_event_type(const es_event *e) { return ES__OPS(e)->xEventType(e); }
 static inline int64_t es_event_version(const es_event *e) { return ES__OPS(e)->xEventVersion(e); }
 static inline const es_object *es_event_data(const es_event *e) { return ES__OPS(e)->xEventData(e); }
+/* Where the event belongs and when it was recorded. In evolve, an event decided by the running
+** command has position 0 and recorded_at NULL: it is not appended yet. */
+static inline const char *es_event_aggregate_type(const es_event *e) { return ES__OPS(e)->xEventAggregateType(e); }
+static inline const char *es_event_aggregate_id(const es_event *e) { return ES__OPS(e)->xEventAggregateId(e); }
+static inline int64_t es_event_position(const es_event *e) { return ES__OPS(e)->xEventPosition(e); }
+static inline const char *es_event_recorded_at(const es_event *e) { return ES__OPS(e)->xEventRecordedAt(e); }
+/* The command's metadata object (empty when it had none). */
+static inline const es_object *es_event_metadata(const es_event *e) { return ES__OPS(e)->xEventMetadata(e); }
 
 /* Field readers of a JSON object. es_get_int accepts integral numbers only (100, 100.0, 1e2). */
 static inline int es_has(const es_object *o, const char *k) { return ES__OPS(o)->xHas(o, k); }
@@ -262,6 +307,21 @@ static inline es_status es_set_null(es_builder *b, const char *k) { return ES__S
 /* A field whose value is JSON text (checked): an array, a nested object, … */
 static inline es_status es_set_json(es_builder *b, const char *k, const char *json) {
   return ES__SET(b, xSetJson(b, k, json, (size_t)-1));
+}
+
+/*
+** Writing a view's table: set the columns of a row on es_view_row()'s builder, then insert,
+** upsert (insert, or update the set columns of the row with the same key), delete (every set
+** column must match) or find (the row whose set columns match; *row is NULL when there is none,
+** and is valid until the next call on the writer). Each es_view_row() starts a new row.
+*/
+enum { ES_VIEW_INSERT = 1, ES_VIEW_UPSERT = 2, ES_VIEW_DELETE = 3 };
+static inline es_builder *es_view_row(es_view_writer *w) { return ES__OPS(w)->xViewRow(w); }
+static inline es_status es_view_insert(es_view_writer *w) { return ES__OPS(w)->xViewWrite(w, ES_VIEW_INSERT); }
+static inline es_status es_view_upsert(es_view_writer *w) { return ES__OPS(w)->xViewWrite(w, ES_VIEW_UPSERT); }
+static inline es_status es_view_delete(es_view_writer *w) { return ES__OPS(w)->xViewWrite(w, ES_VIEW_DELETE); }
+static inline es_status es_view_find(es_view_writer *w, const es_object **row) {
+  return ES__OPS(w)->xViewFind(w, row);
 }
 
 #ifdef __cplusplus

@@ -141,7 +141,7 @@ static es_status render_events(es_emitter *em, es_state *st, es_new_event *out, 
     out[i].type = em->events[i]->type;
     out[i].data = data;
     out[i].data_len = len;
-    rc = es_state_apply(st, out[i].type, st->version + 1, data, len, err);
+    rc = es_state_apply(st, out[i].type, st->version + 1, 0, data, len, err);
     if (rc != ES_OK) return rc;
   }
   return ES_OK;

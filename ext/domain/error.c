@@ -44,6 +44,18 @@ es_status es_error_reject(es_error *e, const char *reason, const char *fmt, va_l
   return e->status;
 }
 
+void es_error_prefix(es_error *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *prefix = es_mem_vprintf(fmt, ap);
+  va_end(ap);
+  char *joined = prefix ? es_mem_printf("%s%s", prefix, e->message ? e->message : es_status_name(e->status)) : 0;
+  es_mem_free(prefix);
+  if (!joined) return; /* keep the plain message rather than lose the error */
+  es_mem_free(e->message);
+  e->message = joined;
+}
+
 void es_error_clear(es_error *e) {
   es_mem_free(e->reason);
   es_mem_free(e->message);

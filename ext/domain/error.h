@@ -23,6 +23,8 @@ es_status es_error_set(es_error *e, es_status s, const char *fmt, ...) __attribu
 es_status es_error_setv(es_error *e, es_status s, const char *fmt, va_list ap);
 es_status es_error_reject(es_error *e, const char *reason, const char *fmt, va_list ap);
 void es_error_clear(es_error *e);
+/* Put context in front of a recorded message ("view 'x' failed on …: " + message). */
+void es_error_prefix(es_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "es: <kind>[ (<reason>)]: <message>", allocated with es_mem_alloc (NULL on no memory). */
 char *es_error_format(const es_error *e);

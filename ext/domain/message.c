@@ -89,6 +89,11 @@ static const es_object *cmd_payload(const es_command *c) { return &c->payload; }
 static const char *ev_type(const es_event *e) { return e->type; }
 static int64_t ev_version(const es_event *e) { return e->version; }
 static const es_object *ev_data(const es_event *e) { return &e->data; }
+static const char *ev_aggregate_type(const es_event *e) { return e->aggregate_type; }
+static const char *ev_aggregate_id(const es_event *e) { return e->aggregate_id; }
+static int64_t ev_position(const es_event *e) { return e->position; }
+static const char *ev_recorded_at(const es_event *e) { return e->recorded_at; }
+static const es_object *ev_metadata(const es_event *e) { return &e->metadata; }
 
 /* ======================= Building objects ======================= */
 
@@ -281,4 +286,12 @@ const es_ops es_domain_ops = {
     .xSetText = b_set_text,
     .xSetNull = b_set_null,
     .xSetJson = b_set_json,
+    .xEventAggregateType = ev_aggregate_type,
+    .xEventAggregateId = ev_aggregate_id,
+    .xEventPosition = ev_position,
+    .xEventRecordedAt = ev_recorded_at,
+    .xEventMetadata = ev_metadata,
+    .xViewRow = es_view_writer_row,
+    .xViewWrite = es_view_writer_write,
+    .xViewFind = es_view_writer_find,
 };

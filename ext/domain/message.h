@@ -12,6 +12,11 @@
 
 extern const es_ops es_domain_ops;
 
+/* The view writer's entries in es_domain_ops (view.c). */
+es_builder *es_view_writer_row(es_view_writer *w);
+es_status es_view_writer_write(es_view_writer *w, int op);
+es_status es_view_writer_find(es_view_writer *w, const es_object **row);
+
 /* A read-only JSON object. label names it in messages ("payload", "event data", "state"). */
 struct es_object {
   es_handle base;
@@ -33,6 +38,11 @@ struct es_event {
   const char *type;
   int64_t version;
   es_object data;
+  const char *aggregate_type;
+  const char *aggregate_id;
+  int64_t position;        /* 0 before it is appended */
+  const char *recorded_at; /* NULL before it is appended */
+  es_object metadata;
 };
 
 typedef struct es_field {

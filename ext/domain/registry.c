@@ -8,6 +8,8 @@ struct es_registry {
   es_agg **aggs;
   size_t n, cap;
   unsigned next_generation;
+  es_view **views;
+  size_t n_views, cap_views;
 };
 
 es_registry *es_registry_new(void) {
@@ -30,10 +32,22 @@ static void agg_free(es_agg *a) {
   es_mem_free(a);
 }
 
+static void view_free(es_view *v) {
+  if (!v) return;
+  for (int i = 0; v->def.event_types && i < v->def.n_event_types; i++) es_mem_free((char *)v->def.event_types[i]);
+  es_mem_free((void *)v->def.event_types);
+  es_mem_free((char *)v->def.name);
+  es_mem_free((char *)v->def.columns);
+  if (v->xDestroy) v->xDestroy(v->user);
+  es_mem_free(v);
+}
+
 void es_registry_free(es_registry *r) {
   if (!r) return;
   for (size_t i = 0; i < r->n; i++) agg_free(r->aggs[i]);
+  for (size_t i = 0; i < r->n_views; i++) view_free(r->views[i]);
   es_mem_free(r->aggs);
+  es_mem_free(r->views);
   es_mem_free(r);
 }
 
@@ -172,5 +186,99 @@ const es_command_handler *es_agg_command(const es_agg *a, const char *command_ty
 const es_event_handler *es_agg_event(const es_agg *a, const char *event_type) {
   for (int i = 0; i < a->def.n_events; i++)
     if (strcmp(a->def.events[i].event_type, event_type) == 0) return &a->def.events[i];
+  return 0;
+}
+
+/* ======================= Views ======================= */
+
+/* Reject view definitions that could never work. */
+static es_status check_view(const es_view_type *d, es_error *err) {
+  if (!d) return es_error_set(err, ES_INVALID_ARGUMENT, "view type definition is NULL");
+  if (d->iVersion < 1) return es_error_set(err, ES_INVALID_ARGUMENT, "view type iVersion must be at least 1");
+  if (!name_ok(d->name))
+    return es_error_set(err, ES_INVALID_ARGUMENT, "view name must be 1 to 200 bytes with no control characters");
+  if (strncmp(d->name, "es_", 3) == 0 || strncmp(d->name, "sqlite_", 7) == 0)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': names starting with es_ or sqlite_ are reserved",
+                        d->name);
+  if (!d->columns || !*d->columns)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s' has no column definitions", d->name);
+  if (!d->fold) return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s' has no fold callback", d->name);
+  if (d->n_event_types < 1 || !d->event_types)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s' handles no event type", d->name);
+  for (int i = 0; i < d->n_event_types; i++) {
+    if (!name_ok(d->event_types[i]))
+      return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': event type %d has no valid name", d->name, i);
+    for (int j = 0; j < i; j++)
+      if (strcmp(d->event_types[j], d->event_types[i]) == 0)
+        return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': event type '%s' is listed twice", d->name,
+                            d->event_types[i]);
+  }
+  return ES_OK;
+}
+
+static es_view *view_copy(const es_view_type *d) {
+  es_view *v = es_mem_alloc(sizeof(*v));
+  if (!v) return 0;
+  memset(v, 0, sizeof(*v));
+  v->def = *d;
+  v->def.iVersion = 1;
+  v->def.name = es_mem_strdup(d->name);
+  v->def.columns = es_mem_strdup(d->columns);
+  const char **types = es_mem_alloc(sizeof(*types) * (size_t)d->n_event_types);
+  v->def.event_types = types;
+  v->def.n_event_types = types ? d->n_event_types : 0;
+  if (types) memset(types, 0, sizeof(*types) * (size_t)d->n_event_types);
+  if (!v->def.name || !v->def.columns || !types) goto fail;
+  for (int i = 0; i < d->n_event_types; i++)
+    if (!(types[i] = es_mem_strdup(d->event_types[i]))) goto fail;
+  return v;
+fail:
+  view_free(v);
+  return 0;
+}
+
+es_status es_registry_add_view(es_registry *r, const es_view_type *def, void *user, void (*xDestroy)(void *),
+                               es_error *err) {
+  es_view *v = 0;
+  if (check_view(def, err) != ES_OK) goto fail;
+  if (!(v = view_copy(def))) goto nomem;
+  v->user = user;
+  v->xDestroy = xDestroy;
+  for (size_t i = 0; i < r->n_views; i++) {
+    if (strcmp(r->views[i]->def.name, def->name) == 0) {
+      view_free(r->views[i]);
+      r->views[i] = v;
+      return ES_OK;
+    }
+  }
+  if (r->n_views == r->cap_views) {
+    size_t cap = r->cap_views ? r->cap_views * 2 : 8;
+    es_view **p = es_mem_realloc(r->views, cap * sizeof(*p));
+    if (!p) goto nomem;
+    r->views = p;
+    r->cap_views = cap;
+  }
+  r->views[r->n_views++] = v;
+  return ES_OK;
+nomem:
+  es_error_set(err, ES_NOMEM, 0);
+fail:
+  if (v) view_free(v); /* calls xDestroy */
+  else if (xDestroy) xDestroy(user);
+  return err->status;
+}
+
+size_t es_registry_view_count(const es_registry *r) { return r->n_views; }
+const es_view *es_registry_view_at(const es_registry *r, size_t i) { return i < r->n_views ? r->views[i] : 0; }
+
+const es_view *es_registry_find_view(const es_registry *r, const char *name) {
+  for (size_t i = 0; i < r->n_views; i++)
+    if (strcmp(r->views[i]->def.name, name) == 0) return r->views[i];
+  return 0;
+}
+
+int es_view_handles(const es_view *v, const char *event_type) {
+  for (int i = 0; i < v->def.n_event_types; i++)
+    if (strcmp(v->def.event_types[i], event_type) == 0) return 1;
   return 0;
 }

@@ -15,6 +15,12 @@ typedef struct es_agg {
   unsigned generation; /* changes when a type of this name is replaced (cached states expire) */
 } es_agg;
 
+typedef struct es_view {
+  es_view_type def; /* copy: name, columns and event types point into this struct's copies */
+  void *user;
+  void (*xDestroy)(void *user);
+} es_view;
+
 typedef struct es_registry es_registry;
 
 es_registry *es_registry_new(void);
@@ -26,6 +32,14 @@ es_status es_registry_add(es_registry *r, const es_aggregate_type *def, void *us
 size_t es_registry_count(const es_registry *r);
 const es_agg *es_registry_at(const es_registry *r, size_t i); /* in registration order */
 const es_agg *es_registry_find(const es_registry *r, const char *name);
+
+/* Views: the same, by name (a view and its table share the name). */
+es_status es_registry_add_view(es_registry *r, const es_view_type *def, void *user, void (*xDestroy)(void *),
+                               es_error *err);
+size_t es_registry_view_count(const es_registry *r);
+const es_view *es_registry_view_at(const es_registry *r, size_t i);
+const es_view *es_registry_find_view(const es_registry *r, const char *name);
+int es_view_handles(const es_view *v, const char *event_type);
 
 const es_command_handler *es_agg_command(const es_agg *a, const char *command_type);
 const es_event_handler *es_agg_event(const es_agg *a, const char *event_type);

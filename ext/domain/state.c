@@ -28,8 +28,8 @@ void es_state_free(es_state *st) {
   st->data = 0;
 }
 
-es_status es_state_apply(es_state *st, const char *type, int64_t version, const char *data, size_t len,
-                         es_error *err) {
+es_status es_state_apply(es_state *st, const char *type, int64_t version, int64_t position, const char *data,
+                         size_t len, es_error *err) {
   const es_agg *agg = st->agg;
   const char *name = agg->def.name;
   es_json_doc *doc = 0;
@@ -54,8 +54,14 @@ es_status es_state_apply(es_state *st, const char *type, int64_t version, const 
       rc = complaint ? ES_INVALID_PAYLOAD : ES_NOMEM;
     }
     if (rc == ES_OK) {
-      es_event ev = {.base = {&es_domain_ops}, .type = h->event_type, .version = version};
+      es_event ev = {.base = {&es_domain_ops},
+                     .type = h->event_type,
+                     .version = version,
+                     .aggregate_type = name,
+                     .aggregate_id = st->aggregate_id,
+                     .position = position};
       es_object_init(&ev.data, es_json_root(doc), "event data", &complaint);
+      es_object_init(&ev.metadata, 0, "event metadata", &complaint);
       rc = h->evolve(agg->user, st->data, &ev);
     }
     if (rc == ES_NOMEM) {
@@ -77,7 +83,7 @@ done:
 
 /* Adapter: the store hands events one by one, in version order. */
 static es_status apply_stored(void *arg, const es_stored_event *ev, es_error *err) {
-  return es_state_apply(arg, ev->type, ev->version, ev->data, ev->data_len, err);
+  return es_state_apply(arg, ev->type, ev->version, ev->position, ev->data, ev->data_len, err);
 }
 
 es_status es_state_load(es_state *st, const es_agg *agg, const es_event_store *store,

@@ -21,9 +21,9 @@ es_status es_state_init(es_state *st, const es_agg *agg, const char *aggregate_i
 /* Initial state, then every stored event of the stream. */
 es_status es_state_load(es_state *st, const es_agg *agg, const es_event_store *store,
                         const char *aggregate_id, es_error *err);
-/* Evolve one event (its version must be st->version + 1). */
-es_status es_state_apply(es_state *st, const char *type, int64_t version, const char *data, size_t len,
-                         es_error *err);
+/* Evolve one event (its version must be st->version + 1; position 0 when not yet appended). */
+es_status es_state_apply(es_state *st, const char *type, int64_t version, int64_t position, const char *data,
+                         size_t len, es_error *err);
 es_status es_state_to_json(const es_state *st, char **json, es_error *err);
 void es_state_free(es_state *st);
 

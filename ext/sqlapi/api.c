@@ -21,6 +21,25 @@ static es_status api_register_aggregate(es_api *api, const es_aggregate_type *ty
   return rc;
 }
 
+static es_status api_register_view(es_api *api, const es_view_type *type, void *user, void (*xDestroy)(void *)) {
+  es_api_impl *impl = (es_api_impl *)api;
+  es_conn *c = impl->conn;
+  es_error err = {0};
+  es_status rc;
+  if (c->in_command) {
+    rc = es_error_set(&err, ES_MISUSE, "view types cannot be registered from inside a command");
+    if (xDestroy) xDestroy(user);
+  } else {
+    rc = es_registry_add_view(c->registry, type, user, xDestroy, &err);
+    /* Defining a view when events exist builds it at once, in one transaction. */
+    if (rc == ES_OK) rc = es_attach_views_now(c, &err);
+  }
+  es_mem_free(impl->errmsg);
+  impl->errmsg = rc == ES_OK ? 0 : es_error_format(&err);
+  es_error_clear(&err);
+  return rc;
+}
+
 static const char *api_errmsg(es_api *api) {
   es_api_impl *impl = (es_api_impl *)api;
   return impl->errmsg ? impl->errmsg : "not an error";
@@ -43,6 +62,7 @@ void es_api_init(es_conn *c) {
   c->api.pub.xErrmsg = api_errmsg;
   c->api.pub.xMalloc = api_malloc;
   c->api.pub.xFree = api_free;
+  c->api.pub.xRegisterView = api_register_view;
   c->api.conn = c;
 }
 

@@ -37,6 +37,8 @@ void es_conn_unref(void *c); /* the xDestroy of every registration */
 void es_conn_flush(es_conn *c);
 
 void es_conn_ensure_close_hook(es_conn *c);
+/* Bring views registered on this connection into the database now (views.c). */
+es_status es_attach_views_now(es_conn *c, es_error *err);
 
 /* Fill an es_api for this connection (api.c). */
 void es_api_init(es_conn *c);

@@ -12,5 +12,8 @@ void es_config_fn(sqlite3_context *, int, sqlite3_value **);
 void es_internal_write_fn(sqlite3_context *, int, sqlite3_value **);
 void es_protect_fn(sqlite3_context *, int, sqlite3_value **);
 void es_api_fn(sqlite3_context *, int, sqlite3_value **);
+void es_create_view_fn(sqlite3_context *, int, sqlite3_value **);
+void es_rebuild_fn(sqlite3_context *, int, sqlite3_value **);
+void es_drop_view_fn(sqlite3_context *, int, sqlite3_value **);
 
 #endif

@@ -70,6 +70,7 @@ es_status es_sql_submit(es_conn *c, const char *fname, int argc, sqlite3_value *
   es_status rc = es_store_open(c->store, 1, err);
   c->in_command = 1;
   if (rc == ES_OK) rc = es_command_run(c->registry, &port, &req, res, err);
+  if (rc == ES_OK && res->n_events) rc = es_views_catch_up(c->store, c->registry, err); /* same transaction */
   c->in_command = 0;
   if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
   es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));

@@ -59,6 +59,7 @@ void es_store_flush(es_store *s) {
     sqlite3_finalize(s->stmts[i]);
     s->stmts[i] = 0;
   }
+  es_store_flush_views(s);
 }
 
 void es_store_free(es_store *s) {
@@ -196,8 +197,7 @@ void es_store_settle(es_store *s) {
 void es_store_begin_call(es_store *s) { s->wrote = 0; }
 int es_store_wrote(const es_store *s) { return s->wrote; }
 
-/* Create the storage in the current transaction (the first append does this). */
-static es_status create_storage(es_store *s, es_error *err) {
+es_status es_store_create(es_store *s, es_error *err) {
   s->wrote = 1;
   s->created_pending = 1;
   int rc = sqlite3_exec(s->db, es_schema_sql, 0, 0, 0);
@@ -344,7 +344,7 @@ static es_status port_append(void *self, const es_append_request *req, es_append
   sqlite3_int64 saved_rowid = sqlite3_last_insert_rowid(s->db);
   out->last_position = 0;
   if (req->n_events == 0 && !req->command_id) return ES_OK;
-  if (!s->exists && (rc = create_storage(s, err)) != ES_OK) return rc;
+  if (!s->exists && (rc = es_store_create(s, err)) != ES_OK) return rc;
   sqlite3_stmt *st = req->n_events ? es_store_stmt(s, ES_STMT_INSERT_EVENT, err) : 0;
   if (req->n_events && !st) return err->status;
   for (size_t i = 0; rc == ES_OK && i < req->n_events; i++) rc = insert_event(s, st, req, i, &out->last_position, err);

@@ -36,14 +36,20 @@ const char *const es_protection_triggers[] = {
 
 int es_store_guard_consume(es_store *s, const char *table) {
   if (!s->armed_table || !table || strcmp(s->armed_table, table) != 0) return 0;
-  s->armed_table = 0;
+  if (!s->armed_sticky) s->armed_table = 0;
   return 1;
+}
+
+void es_store_arm_table(es_store *s, const char *table) {
+  s->armed_table = table;
+  s->armed_sticky = table != 0;
 }
 
 es_status es_store_guarded_insert(es_store *s, sqlite3_stmt *st, const char *table, const char *doing,
                                   es_error *err) {
   s->wrote = 1;
   s->armed_table = table;
+  s->armed_sticky = 0;
   int rc = sqlite3_step(st);
   s->armed_table = 0; /* a statement that failed before its trigger ran must not leave it armed */
   if (rc != SQLITE_DONE) return es_store_error(s->db, rc, doing, err);

@@ -6,7 +6,9 @@
 #ifndef ES_STORE_H
 #define ES_STORE_H
 
+#include "../domain/registry.h"
 #include "../ports/event_store.h"
+#include "../ports/view_store.h"
 #include "../sqlite_ext.h"
 
 #define ES_STORAGE_FORMAT 1 /* on-disk format written by this build; newer ones are refused */
@@ -30,6 +32,23 @@ void es_store_begin_call(es_store *s);
 int es_store_wrote(const es_store *s);
 
 es_event_store es_store_port(es_store *s);
+/* Create the storage in the current transaction (the first append, or a view definition). */
+es_status es_store_create(es_store *s, es_error *err);
+
+/* ---- read models (views.c) ---- */
+
+/* Bring every view to the end of the log: attach registered C views the database does not know
+** yet (creating and guarding their tables), then fold or feed each view's missing events. */
+es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err);
+/* Define (or redefine) a SQL view: table `name`, handlers = INSTEAD OF INSERT triggers on the view
+** `feed`; checked, guarded and built from the whole log. *applied counts the events it fed. */
+es_status es_views_define_sql(es_store *s, const es_registry *reg, const char *name, const char *feed,
+                              int64_t *applied, es_error *err);
+/* Empty a view's table and build it again from the whole log. */
+es_status es_views_rebuild(es_store *s, const es_registry *reg, const char *name, int64_t *applied, es_error *err);
+/* Forget a view: its row in es_views and its guards go; its table stays, as an ordinary table. */
+es_status es_views_drop(es_store *s, const char *name, es_error *err);
+es_view_store es_store_view_port(es_store *s);
 
 es_status es_store_stream_version(es_store *s, const char *aggregate_type, const char *aggregate_id,
                                   int64_t *version, es_error *err);

@@ -22,8 +22,16 @@ struct es_store {
   int created_pending; /* we created it in a transaction that has not ended yet */
   int wrote;         /* the current write call has written something */
   const char *missing_trigger; /* a protection trigger found missing at that check, or NULL */
-  const char *armed_table; /* the guard allows one write to this table (static string) */
+  const char *armed_table; /* the guard allows writes to this table: one row, or all while sticky */
+  int armed_sticky;
+  struct es_cached_stmt *view_stmts; /* statements of the view writer, by SQL text (views.c) */
+  int n_view_stmts;
 };
+
+/* Allow every write to table until disarmed with NULL (a view's handlers write many rows). */
+void es_store_arm_table(es_store *s, const char *table);
+/* Finalize the view writer's statements (views.c). */
+void es_store_flush_views(es_store *s);
 
 /* A cached statement, prepared on first use; NULL with err set on failure. */
 sqlite3_stmt *es_store_stmt(es_store *s, es_stmt_id id, es_error *err);

@@ -1,0 +1,116 @@
+/* view.c — the view writer handle and the fold of one event into a C view (view.h). */
+#include <string.h>
+
+#include "json.h"
+#include "mem.h"
+#include "message.h"
+#include "view.h"
+
+struct es_view_writer {
+  es_handle base;
+  const es_view *view;
+  const es_view_store *store;
+  es_builder row;
+  es_json_doc *found_doc;
+  char *found_text;
+  es_object found;
+  char **complaint;
+  es_error *err; /* failures of the store land here */
+};
+
+es_builder *es_view_writer_row(es_view_writer *w) {
+  es_builder_clear(&w->row);
+  return &w->row;
+}
+
+/* A row's columns, checked before they reach the store. */
+static es_status row_ready(es_view_writer *w) {
+  if (w->row.status == ES_NOMEM) return es_error_set(w->err, ES_NOMEM, 0);
+  if (w->row.status != ES_OK)
+    return es_error_set(w->err, ES_INVALID_ARGUMENT, "a column was set with no valid name or an invalid value");
+  if (w->row.n == 0) return es_error_set(w->err, ES_INVALID_ARGUMENT, "no column was set on the row");
+  return ES_OK;
+}
+
+es_status es_view_writer_write(es_view_writer *w, int op) {
+  if (op != ES_VIEW_INSERT && op != ES_VIEW_UPSERT && op != ES_VIEW_DELETE)
+    return es_error_set(w->err, ES_INVALID_ARGUMENT, "unknown view write operation %d", op);
+  if (row_ready(w) != ES_OK) return w->err->status;
+  return w->store->write(w->store->self, w->view->def.name, op, w->row.fields, w->row.n, w->err);
+}
+
+static void forget_found(es_view_writer *w) {
+  es_json_free(w->found_doc);
+  es_mem_free(w->found_text);
+  w->found_doc = 0;
+  w->found_text = 0;
+}
+
+es_status es_view_writer_find(es_view_writer *w, const es_object **row) {
+  size_t len = 0;
+  *row = 0;
+  forget_found(w);
+  if (row_ready(w) != ES_OK) return w->err->status;
+  es_status rc = w->store->find(w->store->self, w->view->def.name, w->row.fields, w->row.n, &w->found_text, &len, w->err);
+  if (rc != ES_OK || !w->found_text) return rc;
+  rc = es_json_parse(w->found_text, len, &w->found_doc, 0);
+  if (rc != ES_OK) return es_error_set(w->err, rc == ES_NOMEM ? ES_NOMEM : ES_STORAGE, "a row could not be read back");
+  es_object_init(&w->found, es_json_root(w->found_doc), "row", w->complaint);
+  *row = &w->found;
+  return ES_OK;
+}
+
+/* Parse a JSON object of the event (NULL text: an empty object). */
+static es_status parse_object(const char *text, size_t len, es_json_doc **doc, es_error *err) {
+  if (!text) {
+    text = "{}";
+    len = 2;
+  }
+  char *msg = 0;
+  es_status rc = es_json_parse(text, len, doc, &msg);
+  if (rc == ES_OK && es_json_root(*doc)->kind != ES_JSON_OBJECT) rc = es_error_set(err, ES_INVALID_PAYLOAD, "not a JSON object");
+  else if (rc == ES_NOMEM) es_error_set(err, ES_NOMEM, 0);
+  else if (rc != ES_OK) es_error_set(err, rc, "%s", msg ? msg : "malformed JSON");
+  es_mem_free(msg);
+  return err->status;
+}
+
+es_status es_view_apply(const es_view *v, const es_view_store *store, const es_view_event *e, es_error *err) {
+  es_json_doc *data = 0, *meta = 0;
+  char *complaint = 0;
+  es_view_writer w;
+  memset(&w, 0, sizeof(w));
+  w.base.ops = &es_domain_ops;
+  w.view = v;
+  w.store = store;
+  w.err = err;
+  w.complaint = &complaint;
+  es_builder_init(&w.row);
+  es_status rc = parse_object(e->data, e->data_len, &data, err);
+  if (rc == ES_OK) rc = parse_object(e->metadata, e->metadata_len, &meta, err);
+  if (rc == ES_OK) {
+    es_event ev = {.base = {&es_domain_ops},
+                   .type = e->type,
+                   .version = e->version,
+                   .aggregate_type = e->aggregate_type,
+                   .aggregate_id = e->aggregate_id,
+                   .position = e->position,
+                   .recorded_at = e->recorded_at};
+    es_object_init(&ev.data, es_json_root(data), "event data", &complaint);
+    es_object_init(&ev.metadata, es_json_root(meta), "event metadata", &complaint);
+    rc = v->def.fold(v->user, &ev, &w);
+    if (err->status != ES_OK) rc = err->status; /* the store's own error says more */
+    else if (rc == ES_NOMEM) es_error_set(err, ES_NOMEM, 0);
+    else if (rc != ES_OK) es_error_set(err, rc, "%s", complaint ? complaint : "the fold callback failed");
+  }
+  if (err->status != ES_OK && err->status != ES_NOMEM)
+    es_error_prefix(err, "view '%s' failed on event '%s' (position %lld, %s '%s' version %lld): ", v->def.name, e->type,
+                    (long long)e->position, e->aggregate_type, e->aggregate_id, (long long)e->version);
+  rc = err->status;
+  forget_found(&w);
+  es_builder_clear(&w.row);
+  es_json_free(data);
+  es_json_free(meta);
+  es_mem_free(complaint);
+  return rc;
+}

@@ -1,0 +1,649 @@
+/*
+** views.c — read models in SQLite: the es_views registry table (one row per view, with the
+** position of the last event it has seen), the guards on each view's table, bringing views up to
+** the end of the log (after every command, when defined, when rebuilt), and the view-writer port
+** through which C views write their tables.
+**
+** A view's table is written only while the store has armed the guard for that table: during its
+** own fold (C) or its own feed statement (SQL). So a handler can write its own table and nothing
+** else the store protects: not the log, not another view.
+*/
+#include <string.h>
+
+#include "../domain/json.h"
+#include "../domain/mem.h"
+#include "../domain/view.h"
+#include "store_internal.h"
+
+#define MAX_VIEW_STMTS 64
+
+typedef struct es_cached_stmt {
+  char *sql;
+  sqlite3_stmt *st;
+} es_cached_stmt;
+
+const char es_views_sql[] =
+    "CREATE TABLE IF NOT EXISTS main.es_views("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " kind TEXT NOT NULL CHECK (kind IN ('c', 'sql')),"
+    " feed TEXT,"
+    " position INTEGER NOT NULL DEFAULT 0,"
+    " defined_at TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS main.es_views_insert_guard BEFORE INSERT ON es_views"
+    " WHEN es_internal_write('es_views') IS NOT 1 BEGIN"
+    " SELECT RAISE(ABORT, 'es: protected: es_views lists the read models: define them with es_create_view()'); END;"
+    "CREATE TRIGGER IF NOT EXISTS main.es_views_update_guard BEFORE UPDATE ON es_views"
+    " WHEN es_internal_write('es_views') IS NOT 1 BEGIN"
+    " SELECT RAISE(ABORT, 'es: protected: es_views lists the read models: define them with es_create_view()'); END;"
+    "CREATE TRIGGER IF NOT EXISTS main.es_views_delete_guard BEFORE DELETE ON es_views"
+    " WHEN es_internal_write('es_views') IS NOT 1 BEGIN"
+    " SELECT RAISE(ABORT, 'es: protected: es_views lists the read models: forget one with es_drop_view()'); END;"
+    "CREATE VIEW IF NOT EXISTS main.es_projections(name, table_name, kind, position, lag) AS"
+    " SELECT name, name, kind, position,"
+    " (SELECT coalesce(max(position), 0) FROM main.es_events) - position FROM main.es_views;";
+
+/* ======================= Statement cache (by SQL text) ======================= */
+
+void es_store_flush_views(es_store *s) {
+  for (int i = 0; i < s->n_view_stmts; i++) {
+    sqlite3_finalize(s->view_stmts[i].st);
+    sqlite3_free(s->view_stmts[i].sql);
+  }
+  sqlite3_free(s->view_stmts);
+  s->view_stmts = 0;
+  s->n_view_stmts = 0;
+}
+
+/* A prepared statement for sql (taking ownership of sql), reset and unbound; NULL with err set. */
+static sqlite3_stmt *cached(es_store *s, char *sql, es_error *err) {
+  if (!sql) {
+    es_error_set(err, ES_NOMEM, 0);
+    return 0;
+  }
+  for (int i = 0; i < s->n_view_stmts; i++) {
+    if (strcmp(s->view_stmts[i].sql, sql) == 0) {
+      sqlite3_free(sql);
+      return s->view_stmts[i].st;
+    }
+  }
+  sqlite3_stmt *st = 0;
+  int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, 0);
+  if (rc != SQLITE_OK) {
+    es_store_error(s->db, rc, "preparing a view statement", err);
+    sqlite3_free(sql);
+    return 0;
+  }
+  if (!s->view_stmts && !(s->view_stmts = sqlite3_malloc64(sizeof(es_cached_stmt) * MAX_VIEW_STMTS))) goto nomem;
+  if (s->n_view_stmts == MAX_VIEW_STMTS) { /* drop the oldest */
+    sqlite3_finalize(s->view_stmts[0].st);
+    sqlite3_free(s->view_stmts[0].sql);
+    memmove(s->view_stmts, s->view_stmts + 1, sizeof(es_cached_stmt) * (MAX_VIEW_STMTS - 1));
+    s->n_view_stmts--;
+  }
+  s->view_stmts[s->n_view_stmts].sql = sql;
+  s->view_stmts[s->n_view_stmts].st = st;
+  s->n_view_stmts++;
+  return st;
+nomem:
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  es_error_set(err, ES_NOMEM, 0);
+  return 0;
+}
+
+/* Run a statement that returns no rows (or whose rows are not needed) to completion. */
+static es_status run_done(es_store *s, sqlite3_stmt *st, const char *doing, es_error *err) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  es_status out = rc == SQLITE_DONE ? ES_OK : es_store_error(s->db, rc, doing, err);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return out;
+}
+
+/* Run one SQL text once (not cached): DDL and rare statements. */
+static es_status exec(es_store *s, char *sql, const char *doing, es_error *err) {
+  if (!sql) return es_error_set(err, ES_NOMEM, 0);
+  s->wrote = 1;
+  int rc = sqlite3_exec(s->db, sql, 0, 0, 0);
+  sqlite3_free(sql);
+  return rc == SQLITE_OK ? ES_OK : es_store_error(s->db, rc, doing, err);
+}
+
+/* ======================= The es_views table ======================= */
+
+typedef struct view_row {
+  char *name;
+  int is_sql;
+  char *feed;
+  int64_t position;
+} view_row;
+
+typedef struct view_rows {
+  view_row *rows;
+  int n;
+} view_rows;
+
+static void rows_free(view_rows *r) {
+  for (int i = 0; i < r->n; i++) {
+    sqlite3_free(r->rows[i].name);
+    sqlite3_free(r->rows[i].feed);
+  }
+  sqlite3_free(r->rows);
+  memset(r, 0, sizeof(*r));
+}
+
+static int views_table_exists(es_store *s) {
+  es_error ignored = {0};
+  sqlite3_stmt *q =
+      cached(s, sqlite3_mprintf("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_views'"), &ignored);
+  int found = q && sqlite3_step(q) == SQLITE_ROW;
+  if (q) sqlite3_reset(q);
+  es_error_clear(&ignored);
+  return found;
+}
+
+static es_status ensure_views_table(es_store *s, es_error *err) {
+  if (views_table_exists(s)) return ES_OK;
+  return exec(s, sqlite3_mprintf("%s", es_views_sql), "creating es_views", err);
+}
+
+/* Every row of es_views (none when the table does not exist), by name. */
+static es_status load_rows(es_store *s, view_rows *out, es_error *err) {
+  es_status rc = ES_OK;
+  memset(out, 0, sizeof(*out));
+  if (!views_table_exists(s)) return ES_OK;
+  sqlite3_stmt *q = cached(s, sqlite3_mprintf("SELECT name, kind, feed, position FROM main.es_views ORDER BY name"), err);
+  if (!q) return err->status;
+  int src = SQLITE_OK;
+  while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+    view_row *p = sqlite3_realloc64(out->rows, sizeof(*p) * (size_t)(out->n + 1));
+    if (!p) {
+      rc = es_error_set(err, ES_NOMEM, 0);
+      goto done;
+    }
+    out->rows = p;
+    view_row *r = &out->rows[out->n++];
+    memset(r, 0, sizeof(*r));
+    r->name = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(q, 0));
+    r->is_sql = sqlite3_stricmp((const char *)sqlite3_column_text(q, 1), "sql") == 0;
+    if (sqlite3_column_type(q, 2) != SQLITE_NULL) r->feed = sqlite3_mprintf("%s", sqlite3_column_text(q, 2));
+    r->position = sqlite3_column_int64(q, 3);
+    if (!r->name || (sqlite3_column_type(q, 2) != SQLITE_NULL && !r->feed)) {
+      rc = es_error_set(err, ES_NOMEM, 0);
+      goto done;
+    }
+    src = SQLITE_OK;
+  }
+  if (src != SQLITE_DONE) rc = es_store_error(s->db, src, "reading es_views", err);
+done:
+  sqlite3_reset(q);
+  if (rc != ES_OK) rows_free(out);
+  return rc;
+}
+
+static es_status set_position(es_store *s, const char *name, int64_t position, es_error *err) {
+  sqlite3_stmt *st = cached(s, sqlite3_mprintf("UPDATE main.es_views SET position = ?1 WHERE name = ?2"), err);
+  if (!st) return err->status;
+  sqlite3_bind_int64(st, 1, position);
+  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+  s->wrote = 1;
+  es_store_arm_table(s, "es_views");
+  es_status rc = run_done(s, st, "recording a view's position", err);
+  es_store_arm_table(s, 0);
+  return rc;
+}
+
+static es_status max_position(es_store *s, int64_t *max, es_error *err) {
+  sqlite3_stmt *st = cached(s, sqlite3_mprintf("SELECT coalesce(max(position), 0) FROM main.es_events"), err);
+  if (!st) return err->status;
+  int rc = sqlite3_step(st);
+  *max = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? ES_OK : es_store_error(s->db, rc, "reading the end of the log", err);
+}
+
+/* Guards on a view's table: every write refused unless its own handlers are running. */
+static es_status install_guards(es_store *s, const char *table, es_error *err) {
+  char *msg = sqlite3_mprintf("es: protected: %s is a read model: only its view handlers write it, from the events in"
+                              " es_events (rebuild it with SELECT es_rebuild('%s'))",
+                              table, table);
+  if (!msg) return es_error_set(err, ES_NOMEM, 0);
+  es_status rc = ES_OK;
+  static const char *const ops[3] = {"INSERT", "UPDATE", "DELETE"};
+  static const char *const names[3] = {"insert", "update", "delete"};
+  for (int i = 0; i < 3 && rc == ES_OK; i++)
+    rc = exec(s,
+              sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS main.\"es_view_%w_%s\" BEFORE %s ON main.\"%w\""
+                              " WHEN es_internal_write(%Q) IS NOT 1 BEGIN SELECT RAISE(ABORT, %Q); END",
+                              table, names[i], ops[i], table, table, msg),
+              "protecting a view's table", err);
+  sqlite3_free(msg);
+  return rc;
+}
+
+static es_status drop_guards(es_store *s, const char *table, es_error *err) {
+  return exec(s,
+              sqlite3_mprintf("DROP TRIGGER IF EXISTS main.\"es_view_%w_insert\";"
+                              "DROP TRIGGER IF EXISTS main.\"es_view_%w_update\";"
+                              "DROP TRIGGER IF EXISTS main.\"es_view_%w_delete\"",
+                              table, table, table),
+              "unprotecting a view's table", err);
+}
+
+static es_status insert_row(es_store *s, const char *name, const char *feed, es_error *err) {
+  sqlite3_stmt *st = 0;
+  int src = sqlite3_prepare_v2(s->db,
+                               "INSERT INTO main.es_views(name, kind, feed, position, defined_at)"
+                               " VALUES (?1, ?2, ?3, 0, strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+                               " ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, feed = excluded.feed, position = 0",
+                               -1, &st, 0);
+  if (src != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return es_store_error(s->db, src, "recording a view", err);
+  }
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, feed ? "sql" : "c", -1, SQLITE_STATIC);
+  if (feed) sqlite3_bind_text(st, 3, feed, -1, SQLITE_STATIC);
+  s->wrote = 1;
+  es_store_arm_table(s, "es_views");
+  es_status rc = run_done(s, st, "recording a view", err);
+  es_store_arm_table(s, 0);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Empty a view's table (its own guard armed), before building it from the start of the log. */
+static es_status clear_table(es_store *s, const char *table, es_error *err) {
+  es_store_arm_table(s, table);
+  es_status rc = exec(s, sqlite3_mprintf("DELETE FROM main.\"%w\"", table), "emptying a view's table", err);
+  es_store_arm_table(s, 0);
+  return rc;
+}
+
+/* ======================= Applying events ======================= */
+
+/* C view: fold each event in (from, to] of a type it handles. */
+static es_status apply_c(es_store *s, const es_view *v, int64_t from, int64_t to, int64_t *applied, es_error *err) {
+  sqlite3_stmt *st =
+      cached(s,
+             sqlite3_mprintf("SELECT position, version, aggregate_type, aggregate_id, type, recorded_at, data, metadata"
+                             " FROM main.es_events WHERE position > ?1 AND position <= ?2 ORDER BY position"),
+             err);
+  if (!st) return err->status;
+  es_view_store port = es_store_view_port(s);
+  sqlite3_bind_int64(st, 1, from);
+  sqlite3_bind_int64(st, 2, to);
+  es_status rc = ES_OK;
+  int src;
+  es_store_arm_table(s, v->def.name);
+  while (rc == ES_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *type = (const char *)sqlite3_column_text(st, 4);
+    if (!type || !es_view_handles(v, type)) continue;
+    es_view_event ev = {.position = sqlite3_column_int64(st, 0),
+                        .version = sqlite3_column_int64(st, 1),
+                        .aggregate_type = (const char *)sqlite3_column_text(st, 2),
+                        .aggregate_id = (const char *)sqlite3_column_text(st, 3),
+                        .type = type,
+                        .recorded_at = (const char *)sqlite3_column_text(st, 5),
+                        .data = (const char *)sqlite3_column_text(st, 6),
+                        .metadata = (const char *)sqlite3_column_text(st, 7)};
+    ev.data_len = (size_t)sqlite3_column_bytes(st, 6);
+    ev.metadata_len = (size_t)sqlite3_column_bytes(st, 7);
+    s->wrote = 1;
+    rc = es_view_apply(v, &port, &ev, err);
+    if (rc == ES_OK && applied) (*applied)++;
+  }
+  es_store_arm_table(s, 0);
+  if (rc == ES_OK && src != SQLITE_DONE) rc = es_store_error(s->db, src, "reading events for a view", err);
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* After a failed feed statement: which event was it? Name it in the error. */
+static void locate_sql_failure(es_store *s, const view_row *r, int64_t from, int64_t to, es_error *err) {
+  char *sql = sqlite3_mprintf("SELECT position, type, aggregate_type, aggregate_id, version FROM main.es_events"
+                              " WHERE position IN (SELECT position FROM main.\"%w\" WHERE position > ?1 AND position <= ?2)"
+                              " ORDER BY position",
+                              r->feed);
+  char *one = sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM main.\"%w\" WHERE position = ?1", r->feed, r->feed);
+  sqlite3_stmt *q = 0, *ins = 0;
+  if (!sql || !one || sqlite3_prepare_v2(s->db, sql, -1, &q, 0) != SQLITE_OK ||
+      sqlite3_prepare_v2(s->db, one, -1, &ins, 0) != SQLITE_OK)
+    goto done;
+  sqlite3_bind_int64(q, 1, from);
+  sqlite3_bind_int64(q, 2, to);
+  es_store_arm_table(s, r->name);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    sqlite3_bind_int64(ins, 1, sqlite3_column_int64(q, 0));
+    int rc = sqlite3_step(ins);
+    sqlite3_reset(ins);
+    if (rc != SQLITE_DONE) {
+      es_error_prefix(err, "view '%s' failed on event '%s' (position %lld, %s '%s' version %lld): ", r->name,
+                      (const char *)sqlite3_column_text(q, 1), (long long)sqlite3_column_int64(q, 0),
+                      (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3),
+                      (long long)sqlite3_column_int64(q, 4));
+      break;
+    }
+  }
+  es_store_arm_table(s, 0);
+done:
+  sqlite3_finalize(q);
+  sqlite3_finalize(ins);
+  sqlite3_free(sql);
+  sqlite3_free(one);
+}
+
+/* SQL view: insert the feed's rows in (from, to] into the feed itself, firing its handlers. */
+static es_status apply_sql(es_store *s, const view_row *r, int64_t from, int64_t to, int64_t *applied, es_error *err) {
+  es_status rc = ES_OK;
+  if (applied) {
+    sqlite3_stmt *c = cached(
+        s, sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE position > ?1 AND position <= ?2", r->feed), err);
+    if (!c) return err->status;
+    sqlite3_bind_int64(c, 1, from);
+    sqlite3_bind_int64(c, 2, to);
+    int src = sqlite3_step(c);
+    if (src == SQLITE_ROW) *applied += sqlite3_column_int64(c, 0);
+    sqlite3_reset(c);
+    if (src != SQLITE_ROW) return es_store_error(s->db, src, "counting a view's events", err);
+  }
+  sqlite3_stmt *st = cached(s,
+                            sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM main.\"%w\""
+                                            " WHERE position > ?1 AND position <= ?2 ORDER BY position",
+                                            r->feed, r->feed),
+                            err);
+  if (!st) {
+    es_error_prefix(err, "view '%s': its feed %s cannot run: ", r->name, r->feed);
+    return err->status;
+  }
+  sqlite3_bind_int64(st, 1, from);
+  sqlite3_bind_int64(st, 2, to);
+  s->wrote = 1;
+  es_store_arm_table(s, r->name);
+  rc = run_done(s, st, "applying events", err);
+  es_store_arm_table(s, 0);
+  if (rc != ES_OK && rc != ES_NOMEM) locate_sql_failure(s, r, from, to, err);
+  return rc;
+}
+
+/* Bring one view from its position to `to`, and record that. */
+static es_status advance(es_store *s, const es_registry *reg, const view_row *r, int64_t to, int64_t *applied,
+                         es_error *err) {
+  es_status rc;
+  if (r->is_sql) {
+    rc = apply_sql(s, r, r->position, to, applied, err);
+  } else {
+    const es_view *v = es_registry_find_view(reg, r->name);
+    if (!v)
+      return es_error_set(err, ES_UNKNOWN_VIEW,
+                          "view '%s' is a C view that is not registered on this connection: load the extension that"
+                          " defines it, or forget it with SELECT es_drop_view('%s')",
+                          r->name, r->name);
+    rc = apply_c(s, v, r->position, to, applied, err);
+  }
+  return rc == ES_OK ? set_position(s, r->name, to, err) : rc;
+}
+
+/* Create the table of a registered C view, guard it and record it (position 0). */
+static es_status attach_c(es_store *s, const es_view *v, es_error *err) {
+  es_status rc = ensure_views_table(s, err);
+  if (rc == ES_OK)
+    rc = exec(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.\"%w\"(%s)", v->def.name, v->def.columns),
+              "creating a view's table", err);
+  if (rc == ES_OK) rc = install_guards(s, v->def.name, err);
+  if (rc == ES_OK) rc = clear_table(s, v->def.name, err);
+  if (rc == ES_OK) rc = insert_row(s, v->def.name, 0, err);
+  if (rc != ES_OK && rc != ES_NOMEM) es_error_prefix(err, "view '%s': ", v->def.name);
+  return rc;
+}
+
+es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err) {
+  view_rows rows;
+  int64_t end = 0;
+  if (!s->exists) return ES_OK; /* no log yet: nothing to apply, nothing to attach to */
+  es_status rc = load_rows(s, &rows, err);
+  for (size_t i = 0; rc == ES_OK && i < es_registry_view_count(reg); i++) {
+    const es_view *v = es_registry_view_at(reg, i);
+    int known = 0;
+    for (int j = 0; j < rows.n; j++) known |= strcmp(rows.rows[j].name, v->def.name) == 0;
+    if (!known) {
+      rc = attach_c(s, v, err);
+      if (rc == ES_OK) {
+        rows_free(&rows);
+        rc = load_rows(s, &rows, err);
+      }
+    }
+  }
+  if (rc == ES_OK && rows.n) rc = max_position(s, &end, err);
+  for (int i = 0; rc == ES_OK && i < rows.n; i++)
+    if (rows.rows[i].position < end) rc = advance(s, reg, &rows.rows[i], end, 0, err);
+  rows_free(&rows);
+  return rc;
+}
+
+/* ======================= Defining, rebuilding, dropping ======================= */
+
+/* Build one view from the start of the log. */
+static es_status build(es_store *s, const es_registry *reg, view_row *r, int64_t *applied, es_error *err) {
+  int64_t end = 0;
+  es_status rc = clear_table(s, r->name, err);
+  if (rc == ES_OK) rc = max_position(s, &end, err);
+  r->position = 0;
+  if (rc == ES_OK) rc = advance(s, reg, r, end, applied, err);
+  return rc;
+}
+
+/* Checks of a SQL view definition that need the schema: what cannot work is refused now. */
+static es_status check_sql_definition(es_store *s, const char *name, const char *feed, es_error *err) {
+  sqlite3_stmt *q = 0;
+  es_status rc = ES_OK;
+  int src = sqlite3_prepare_v2(s->db,
+                               "SELECT (SELECT type FROM main.sqlite_schema WHERE name = ?1 AND type IN ('table','view')),"
+                               " (SELECT type FROM main.sqlite_schema WHERE name = ?2 AND type IN ('table','view')),"
+                               " (SELECT count(*) FROM main.sqlite_schema WHERE type = 'trigger' AND tbl_name = ?2"
+                               "  AND sql LIKE '%INSTEAD%OF%INSERT%')",
+                               -1, &q, 0);
+  if (src == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, feed, -1, SQLITE_STATIC);
+    src = sqlite3_step(q);
+  }
+  if (src != SQLITE_ROW) {
+    rc = es_store_error(s->db, src, "reading the schema", err);
+    goto done;
+  }
+  const char *t1 = (const char *)sqlite3_column_text(q, 0), *t2 = (const char *)sqlite3_column_text(q, 1);
+  if (!t1 || strcmp(t1, "table") != 0)
+    rc = es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': there is no table named '%s' in main to maintain", name, name);
+  else if (!t2 || strcmp(t2, "view") != 0)
+    rc = es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': its feed '%s' must be a view (CREATE VIEW %s AS SELECT … FROM es_events)",
+                      name, feed, feed);
+  else if (sqlite3_column_int(q, 2) == 0)
+    rc = es_error_set(err, ES_INVALID_ARGUMENT,
+                      "view '%s': its feed '%s' has no handler (CREATE TRIGGER … INSTEAD OF INSERT ON %s …)", name, feed, feed);
+done:
+  sqlite3_finalize(q);
+  return rc;
+}
+
+/* Compile the feed statement: unknown tables or columns in the feed or its handlers show up here. */
+static es_status check_feed_compiles(es_store *s, const char *name, const char *feed, es_error *err) {
+  sqlite3_stmt *st = 0;
+  char *sql = sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM main.\"%w\" WHERE position > ?1 AND position <= ?2",
+                              feed, feed);
+  if (!sql) return es_error_set(err, ES_NOMEM, 0);
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, 0);
+  sqlite3_free(sql);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_OK) return ES_OK;
+  if ((rc & 0xff) == SQLITE_NOMEM) return es_error_set(err, ES_NOMEM, 0);
+  return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': its feed %s and handlers cannot run: %s", name, feed,
+                      sqlite3_errmsg(s->db));
+}
+
+es_status es_views_define_sql(es_store *s, const es_registry *reg, const char *name, const char *feed,
+                              int64_t *applied, es_error *err) {
+  if (strncmp(name, "es_", 3) == 0 || strncmp(name, "sqlite_", 7) == 0)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': names starting with es_ or sqlite_ are reserved", name);
+  if (es_registry_find_view(reg, name))
+    return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s' is already a C view on this connection", name);
+  es_status rc = check_sql_definition(s, name, feed, err);
+  if (rc == ES_OK && !s->exists) rc = es_store_create(s, err); /* a definition creates the storage */
+  if (rc == ES_OK) rc = check_feed_compiles(s, name, feed, err);
+  if (rc == ES_OK) rc = ensure_views_table(s, err);
+  if (rc == ES_OK) rc = install_guards(s, name, err);
+  if (rc == ES_OK) rc = insert_row(s, name, feed, err);
+  if (rc == ES_OK) {
+    view_row r = {.name = (char *)name, .is_sql = 1, .feed = (char *)feed};
+    rc = build(s, reg, &r, applied, err);
+  }
+  return rc;
+}
+
+/* The es_views row of a view, or ES_UNKNOWN_VIEW. */
+static es_status find_row(es_store *s, const char *name, view_rows *rows, view_row **out, es_error *err) {
+  *out = 0;
+  es_status rc = load_rows(s, rows, err);
+  for (int i = 0; rc == ES_OK && i < rows->n; i++)
+    if (strcmp(rows->rows[i].name, name) == 0) *out = &rows->rows[i];
+  if (rc == ES_OK && !*out) rc = es_error_set(err, ES_UNKNOWN_VIEW, "no view named '%s' in this database", name);
+  return rc;
+}
+
+es_status es_views_rebuild(es_store *s, const es_registry *reg, const char *name, int64_t *applied, es_error *err) {
+  view_rows rows;
+  view_row *r;
+  es_status rc = es_views_catch_up(s, reg, err); /* attaches C views registered since */
+  if (rc == ES_OK) rc = find_row(s, name, &rows, &r, err);
+  else memset(&rows, 0, sizeof(rows));
+  if (rc == ES_OK) rc = build(s, reg, r, applied, err);
+  rows_free(&rows);
+  return rc;
+}
+
+es_status es_views_drop(es_store *s, const char *name, es_error *err) {
+  view_rows rows;
+  view_row *r;
+  es_status rc = find_row(s, name, &rows, &r, err);
+  if (rc == ES_OK) rc = drop_guards(s, name, err);
+  if (rc == ES_OK) {
+    char *sql = sqlite3_mprintf("DELETE FROM main.es_views WHERE name = %Q", name);
+    es_store_arm_table(s, "es_views");
+    rc = exec(s, sql, "forgetting a view", err);
+    es_store_arm_table(s, 0);
+  }
+  rows_free(&rows);
+  return rc;
+}
+
+/* ======================= The view-writer port ======================= */
+
+/* Bind one column value given as JSON text. */
+static es_status bind_json(es_store *s, sqlite3_stmt *st, int i, const char *json, es_error *err) {
+  es_json_doc *doc = 0;
+  es_status rc = es_json_parse(json, strlen(json), &doc, 0);
+  if (rc != ES_OK) return es_error_set(err, rc == ES_NOMEM ? ES_NOMEM : ES_INVALID_ARGUMENT, "a column value is not JSON");
+  const es_json *v = es_json_root(doc);
+  int src;
+  switch (v->kind) {
+    case ES_JSON_NULL: src = sqlite3_bind_null(st, i); break;
+    case ES_JSON_FALSE: src = sqlite3_bind_int(st, i, 0); break;
+    case ES_JSON_TRUE: src = sqlite3_bind_int(st, i, 1); break;
+    case ES_JSON_INT: src = sqlite3_bind_int64(st, i, v->u.i); break;
+    case ES_JSON_REAL: src = sqlite3_bind_double(st, i, v->u.r); break;
+    case ES_JSON_STRING: src = sqlite3_bind_text64(st, i, v->u.str.s, v->u.str.n, SQLITE_TRANSIENT, SQLITE_UTF8); break;
+    default: src = sqlite3_bind_text64(st, i, v->raw, v->raw_len, SQLITE_TRANSIENT, SQLITE_UTF8); break;
+  }
+  es_json_free(doc);
+  return src == SQLITE_OK ? ES_OK : es_store_error(s->db, src, "binding a column", err);
+}
+
+/* SQL text for a write: INSERT / upsert / DELETE of the given columns. */
+static char *write_sql(const char *table, int op, const es_field *cols, size_t n) {
+  sqlite3_str *b = sqlite3_str_new(0);
+  if (op == ES_VIEW_DELETE) {
+    sqlite3_str_appendf(b, "DELETE FROM main.\"%w\" WHERE ", table);
+    for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", i ? " AND " : "", cols[i].key, (int)i + 1);
+    return sqlite3_str_finish(b);
+  }
+  sqlite3_str_appendf(b, "INSERT INTO main.\"%w\"(", table);
+  for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\"", i ? ", " : "", cols[i].key);
+  sqlite3_str_appendall(b, ") VALUES (");
+  for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s?%d", i ? ", " : "", (int)i + 1);
+  sqlite3_str_appendall(b, ")");
+  if (op == ES_VIEW_UPSERT) {
+    sqlite3_str_appendall(b, " ON CONFLICT DO UPDATE SET ");
+    for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" = excluded.\"%w\"", i ? ", " : "", cols[i].key, cols[i].key);
+  }
+  return sqlite3_str_finish(b);
+}
+
+static es_status bind_all(es_store *s, sqlite3_stmt *st, const es_field *cols, size_t n, es_error *err) {
+  for (size_t i = 0; i < n; i++)
+    if (bind_json(s, st, (int)i + 1, cols[i].json, err) != ES_OK) return err->status;
+  return ES_OK;
+}
+
+static es_status port_write(void *self, const char *table, int op, const es_field *cols, size_t n, es_error *err) {
+  es_store *s = self;
+  sqlite3_stmt *st = cached(s, write_sql(table, op, cols, n), err);
+  if (!st) return err->status;
+  es_status rc = bind_all(s, st, cols, n, err);
+  if (rc == ES_OK) rc = run_done(s, st, op == ES_VIEW_DELETE ? "deleting a row" : "writing a row", err);
+  else sqlite3_clear_bindings(st);
+  return rc;
+}
+
+/* One column of the current row as JSON. */
+static void column_json(es_jbuf *b, sqlite3_stmt *st, int i) {
+  switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER: es_jbuf_int(b, sqlite3_column_int64(st, i)); break;
+    case SQLITE_FLOAT: es_jbuf_real(b, sqlite3_column_double(st, i)); break;
+    case SQLITE_NULL: es_jbuf_appendz(b, "null"); break;
+    default: {
+      const char *z = (const char *)sqlite3_column_text(st, i);
+      es_jbuf_string(b, z ? z : "", (size_t)sqlite3_column_bytes(st, i));
+    }
+  }
+}
+
+static es_status port_find(void *self, const char *table, const es_field *cols, size_t n, char **row, size_t *len,
+                           es_error *err) {
+  es_store *s = self;
+  *row = 0;
+  sqlite3_str *b = sqlite3_str_new(0);
+  sqlite3_str_appendf(b, "SELECT * FROM main.\"%w\" WHERE ", table);
+  for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", i ? " AND " : "", cols[i].key, (int)i + 1);
+  sqlite3_str_appendall(b, " LIMIT 1");
+  sqlite3_stmt *st = cached(s, sqlite3_str_finish(b), err);
+  if (!st) return err->status;
+  es_status rc = bind_all(s, st, cols, n, err);
+  int src = rc == ES_OK ? sqlite3_step(st) : SQLITE_DONE;
+  if (src == SQLITE_ROW) {
+    es_jbuf jb;
+    es_jbuf_init(&jb);
+    es_jbuf_appendz(&jb, "{");
+    for (int i = 0; i < sqlite3_column_count(st); i++) {
+      const char *name = sqlite3_column_name(st, i);
+      if (i) es_jbuf_appendz(&jb, ",");
+      es_jbuf_string(&jb, name ? name : "", name ? strlen(name) : 0);
+      es_jbuf_appendz(&jb, ":");
+      column_json(&jb, st, i);
+    }
+    es_jbuf_appendz(&jb, "}");
+    *row = es_jbuf_take(&jb, len);
+    if (!*row) rc = es_error_set(err, ES_NOMEM, 0);
+  } else if (rc == ES_OK && src != SQLITE_DONE) {
+    rc = es_store_error(s->db, src, "reading a row", err);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc;
+}
+
+es_view_store es_store_view_port(es_store *s) {
+  es_view_store p = {.self = s, .write = port_write, .find = port_find};
+  return p;
+}
