@@ -20,7 +20,7 @@ EXT_HDR = $(wildcard ext/*.h ext/*/*.h)
         sql-valgrind lang-tests \
         concurrency check-domain check-deps fuzz clean
 
-all: dist/es.so dist/bank.so dist/libsqlite_es.a
+all: dist/es.so dist/bank.so dist/bank_views.so dist/libsqlite_es.a
 
 # ---- the extension ----
 
@@ -31,6 +31,10 @@ dist/es.so: $(EXT_SRC) $(EXT_HDR)
 dist/bank.so: examples/bank/bank.c ext/es.h
 	@mkdir -p dist
 	$(CC) $(CFLAGS_EXT) -Iext -shared -o $@ examples/bank/bank.c
+
+dist/bank_views.so: examples/bank/bank_views.c ext/es.h
+	@mkdir -p dist
+	$(CC) $(CFLAGS_EXT) -Iext -shared -o $@ examples/bank/bank_views.c
 
 # The static variant: compiled into the application (SQLITE_CORE), registered with
 # sqlite3_auto_extension through es_register_auto_extension() (ext/static_init.c).
@@ -44,7 +48,7 @@ dist/libsqlite_es.a: $(STATIC_OBJ)
 
 # ---- the README's two commands ----
 
-demo: deps-demo dist/es.so dist/bank.so
+demo: deps-demo dist/es.so dist/bank.so dist/bank_views.so
 	@sh examples/bank/run_demo.sh
 
 test: deps-test check-domain check-deps unit unit-asan unit-valgrind integration integration-valgrind sql-tests \
@@ -81,14 +85,14 @@ unit-valgrind: $(addprefix build/unit/,$(UNIT_TESTS))
 # Integration tests: C against a real SQLite, with the static variant (plain and ASan+UBSan builds).
 INTEG_TESTS = $(patsubst tests/integration/%.c,%,$(wildcard tests/integration/test_*.c))
 INTEG_SUPPORT = $(wildcard tests/integration/support_*.c)
-build/integration/%: tests/integration/%.c $(EXT_SRC) ext/static_init.c $(EXT_HDR) $(INTEG_SUPPORT) examples/bank/bank.c
+build/integration/%: tests/integration/%.c $(EXT_SRC) ext/static_init.c $(EXT_HDR) $(INTEG_SUPPORT) examples/bank/bank.c examples/bank/bank_views.c
 	@mkdir -p build/integration
 	$(CC) $(CSTD) $(WARN) -g -O1 -Iext -DSQLITE_CORE -DES_STATIC -o $@ $< $(EXT_SRC) ext/static_init.c \
-	  examples/bank/bank.c $(INTEG_SUPPORT) -lsqlite3 -lcmocka -lpthread
-build/integration-asan/%: tests/integration/%.c $(EXT_SRC) ext/static_init.c $(EXT_HDR) $(INTEG_SUPPORT) examples/bank/bank.c
+	  examples/bank/bank.c examples/bank/bank_views.c $(INTEG_SUPPORT) -lsqlite3 -lcmocka -lpthread
+build/integration-asan/%: tests/integration/%.c $(EXT_SRC) ext/static_init.c $(EXT_HDR) $(INTEG_SUPPORT) examples/bank/bank.c examples/bank/bank_views.c
 	@mkdir -p build/integration-asan
 	$(CC) $(CSTD) $(WARN) -g -O1 -Iext -DSQLITE_CORE -DES_STATIC -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all -fno-omit-frame-pointer -o $@ $< $(EXT_SRC) ext/static_init.c examples/bank/bank.c \
+	  -fno-sanitize-recover=all -fno-omit-frame-pointer -o $@ $< $(EXT_SRC) ext/static_init.c examples/bank/bank.c examples/bank/bank_views.c \
 	  $(INTEG_SUPPORT) -lsqlite3 -lcmocka -lpthread
 integration: all $(addprefix build/integration/,$(INTEG_TESTS)) $(addprefix build/integration-asan/,$(INTEG_TESTS))
 	@for t in $(addprefix build/integration/,$(INTEG_TESTS)) $(addprefix build/integration-asan/,$(INTEG_TESTS)); do \

@@ -154,10 +154,17 @@ struct es_api {
   /*
   ** Register (or replace) a view type on this connection, like xRegisterAggregate. When the
   ** database already has events, the view's table is brought up to date at once, in one
-  ** transaction. Views are per connection: a connection that appends events must have every C view
-  ** the database knows registered, or its commands are refused (es_drop_view forgets one).
+  ** transaction; if that fails, nothing stays registered. Views are per connection: a connection
+  ** that appends events must have every C view the database knows registered, or its commands are
+  ** refused (SELECT es_drop_view(name) makes the database forget one).
   */
   es_status (*xRegisterView)(es_api *api, const es_view_type *type, void *user, void (*xDestroy)(void *user));
+  /*
+  ** Forget a view registered on this connection (its xDestroy runs); the database keeps its table
+  ** and position. An extension registering several views calls it to undo the earlier ones when a
+  ** later one fails: SQLite unloads an extension whose init fails. ES_UNKNOWN_VIEW if none.
+  */
+  es_status (*xUnregisterView)(es_api *api, const char *name);
   /* below: iVersion >= 2 */
 };
 
@@ -312,8 +319,9 @@ static inline es_status es_set_json(es_builder *b, const char *k, const char *js
 /*
 ** Writing a view's table: set the columns of a row on es_view_row()'s builder, then insert,
 ** upsert (insert, or update the set columns of the row with the same key), delete (every set
-** column must match) or find (the row whose set columns match; *row is NULL when there is none,
-** and is valid until the next call on the writer). Each es_view_row() starts a new row.
+** column must match) or find (the row whose set columns match, the most recently inserted one in a
+** rowid table; *row is NULL when there is none, and is valid until the next call on the writer).
+** Each es_view_row() starts a new row.
 */
 enum { ES_VIEW_INSERT = 1, ES_VIEW_UPSERT = 2, ES_VIEW_DELETE = 3 };
 static inline es_builder *es_view_row(es_view_writer *w) { return ES__OPS(w)->xViewRow(w); }

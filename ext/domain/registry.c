@@ -268,6 +268,18 @@ fail:
   return err->status;
 }
 
+int es_registry_remove_view(es_registry *r, const char *name) {
+  for (size_t i = 0; i < r->n_views; i++) {
+    if (strcmp(r->views[i]->def.name, name) == 0) {
+      view_free(r->views[i]);
+      memmove(r->views + i, r->views + i + 1, (r->n_views - i - 1) * sizeof(*r->views));
+      r->n_views--;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 size_t es_registry_view_count(const es_registry *r) { return r->n_views; }
 const es_view *es_registry_view_at(const es_registry *r, size_t i) { return i < r->n_views ? r->views[i] : 0; }
 

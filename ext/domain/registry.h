@@ -36,6 +36,8 @@ const es_agg *es_registry_find(const es_registry *r, const char *name);
 /* Views: the same, by name (a view and its table share the name). */
 es_status es_registry_add_view(es_registry *r, const es_view_type *def, void *user, void (*xDestroy)(void *),
                                es_error *err);
+/* Forget a view (its xDestroy runs); 0 when there was none of that name. */
+int es_registry_remove_view(es_registry *r, const char *name);
 size_t es_registry_view_count(const es_registry *r);
 const es_view *es_registry_view_at(const es_registry *r, size_t i);
 const es_view *es_registry_find_view(const es_registry *r, const char *name);

@@ -31,13 +31,20 @@ static es_status api_register_view(es_api *api, const es_view_type *type, void *
     if (xDestroy) xDestroy(user);
   } else {
     rc = es_registry_add_view(c->registry, type, user, xDestroy, &err);
-    /* Defining a view when events exist builds it at once, in one transaction. */
-    if (rc == ES_OK) rc = es_attach_views_now(c, &err);
+    /* Defining a view when events exist builds it at once, in one transaction. If that fails, the
+    ** registration is undone: an extension whose init fails is unloaded, callbacks and all. */
+    if (rc == ES_OK && (rc = es_attach_views_now(c, &err)) != ES_OK) es_registry_remove_view(c->registry, type->name);
   }
   es_mem_free(impl->errmsg);
   impl->errmsg = rc == ES_OK ? 0 : es_error_format(&err);
   es_error_clear(&err);
   return rc;
+}
+
+static es_status api_unregister_view(es_api *api, const char *name) {
+  es_api_impl *impl = (es_api_impl *)api;
+  if (impl->conn->in_command || !name) return ES_MISUSE;
+  return es_registry_remove_view(impl->conn->registry, name) ? ES_OK : ES_UNKNOWN_VIEW;
 }
 
 static const char *api_errmsg(es_api *api) {
@@ -63,6 +70,7 @@ void es_api_init(es_conn *c) {
   c->api.pub.xMalloc = api_malloc;
   c->api.pub.xFree = api_free;
   c->api.pub.xRegisterView = api_register_view;
+  c->api.pub.xUnregisterView = api_unregister_view;
   c->api.conn = c;
 }
 

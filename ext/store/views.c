@@ -560,7 +560,13 @@ static es_status bind_json(es_store *s, sqlite3_stmt *st, int i, const char *jso
   return src == SQLITE_OK ? ES_OK : es_store_error(s->db, src, "binding a column", err);
 }
 
-/* SQL text for a write: INSERT / upsert / DELETE of the given columns. */
+static es_status bind_all(es_store *s, sqlite3_stmt *st, const es_field *cols, size_t n, es_error *err) {
+  for (size_t i = 0; i < n; i++)
+    if (bind_json(s, st, (int)i + 1, cols[i].json, err) != ES_OK) return err->status;
+  return ES_OK;
+}
+
+/* SQL text for a write: INSERT or DELETE of the given columns. */
 static char *write_sql(const char *table, int op, const es_field *cols, size_t n) {
   sqlite3_str *b = sqlite3_str_new(0);
   if (op == ES_VIEW_DELETE) {
@@ -573,21 +579,74 @@ static char *write_sql(const char *table, int op, const es_field *cols, size_t n
   sqlite3_str_appendall(b, ") VALUES (");
   for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s?%d", i ? ", " : "", (int)i + 1);
   sqlite3_str_appendall(b, ")");
-  if (op == ES_VIEW_UPSERT) {
-    sqlite3_str_appendall(b, " ON CONFLICT DO UPDATE SET ");
-    for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" = excluded.\"%w\"", i ? ", " : "", cols[i].key, cols[i].key);
-  }
   return sqlite3_str_finish(b);
 }
 
-static es_status bind_all(es_store *s, sqlite3_stmt *st, const es_field *cols, size_t n, es_error *err) {
-  for (size_t i = 0; i < n; i++)
-    if (bind_json(s, st, (int)i + 1, cols[i].json, err) != ES_OK) return err->status;
+/* Is column `name` one of the table's primary key columns? *n_pk counts them. */
+static es_status primary_key(es_store *s, const char *table, const es_field *cols, size_t n, unsigned char *is_key,
+                             int *n_pk, es_error *err) {
+  sqlite3_stmt *st = cached(s, sqlite3_mprintf("SELECT name FROM pragma_table_info(?1, 'main') WHERE pk > 0"), err);
+  if (!st) return err->status;
+  sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+  int src, missing = 0;
+  *n_pk = 0;
+  memset(is_key, 0, n);
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    int found = 0;
+    for (size_t i = 0; name && i < n; i++)
+      if (sqlite3_stricmp(cols[i].key, name) == 0) is_key[i] = 1, found = 1;
+    missing += !found;
+    (*n_pk)++;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (src != SQLITE_DONE) return es_store_error(s->db, src, "reading a view's primary key", err);
+  if (*n_pk == 0) return es_error_set(err, ES_INVALID_ARGUMENT, "upsert needs a PRIMARY KEY on table %s", table);
+  if (missing)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "upsert on %s needs every primary key column set", table);
   return ES_OK;
 }
 
+/* Upsert: UPDATE the set non-key columns of the row with that key, or INSERT it when there is none.
+** (INSERT … ON CONFLICT DO UPDATE would check NOT NULL columns the row already has.) */
+static es_status upsert(es_store *s, const char *table, const es_field *cols, size_t n, es_error *err) {
+  unsigned char is_key[64];
+  int n_pk = 0;
+  if (n > sizeof(is_key)) return es_error_set(err, ES_INVALID_ARGUMENT, "upsert on %s sets more than 64 columns", table);
+  if (primary_key(s, table, cols, n, is_key, &n_pk, err) != ES_OK) return err->status;
+  if ((size_t)n_pk < n) {
+    sqlite3_str *b = sqlite3_str_new(0);
+    int k = 0;
+    sqlite3_str_appendf(b, "UPDATE main.\"%w\" SET ", table);
+    for (size_t i = 0; i < n; i++)
+      if (!is_key[i]) sqlite3_str_appendf(b, "%s\"%w\" = ?%d", k++ ? ", " : "", cols[i].key, (int)i + 1);
+    sqlite3_str_appendall(b, " WHERE ");
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (is_key[i]) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", k++ ? " AND " : "", cols[i].key, (int)i + 1);
+    sqlite3_stmt *st = cached(s, sqlite3_str_finish(b), err);
+    if (!st) return err->status;
+    if (bind_all(s, st, cols, n, err) != ES_OK) {
+      sqlite3_clear_bindings(st);
+      return err->status;
+    }
+    if (run_done(s, st, "updating a row", err) != ES_OK) return err->status;
+    if (sqlite3_changes(s->db) > 0) return ES_OK;
+  }
+  sqlite3_stmt *st = cached(s, write_sql(table, ES_VIEW_INSERT, cols, n), err);
+  if (!st) return err->status;
+  if (bind_all(s, st, cols, n, err) != ES_OK) {
+    sqlite3_clear_bindings(st);
+    return err->status;
+  }
+  return run_done(s, st, "inserting a row", err);
+}
+
+
 static es_status port_write(void *self, const char *table, int op, const es_field *cols, size_t n, es_error *err) {
   es_store *s = self;
+  if (op == ES_VIEW_UPSERT) return upsert(s, table, cols, n, err);
   sqlite3_stmt *st = cached(s, write_sql(table, op, cols, n), err);
   if (!st) return err->status;
   es_status rc = bind_all(s, st, cols, n, err);
@@ -613,11 +672,17 @@ static es_status port_find(void *self, const char *table, const es_field *cols, 
                            es_error *err) {
   es_store *s = self;
   *row = 0;
-  sqlite3_str *b = sqlite3_str_new(0);
-  sqlite3_str_appendf(b, "SELECT * FROM main.\"%w\" WHERE ", table);
-  for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", i ? " AND " : "", cols[i].key, (int)i + 1);
-  sqlite3_str_appendall(b, " LIMIT 1");
-  sqlite3_stmt *st = cached(s, sqlite3_str_finish(b), err);
+  /* The most recent matching row (largest rowid); a WITHOUT ROWID table has no order to offer. */
+  sqlite3_stmt *st = 0;
+  for (int by_rowid = 1; by_rowid >= 0 && !st; by_rowid--) {
+    es_error attempt = {0};
+    sqlite3_str *b = sqlite3_str_new(0);
+    sqlite3_str_appendf(b, "SELECT * FROM main.\"%w\" WHERE ", table);
+    for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", i ? " AND " : "", cols[i].key, (int)i + 1);
+    sqlite3_str_appendall(b, by_rowid ? " ORDER BY rowid DESC LIMIT 1" : " LIMIT 1");
+    st = cached(s, sqlite3_str_finish(b), by_rowid ? &attempt : err);
+    es_error_clear(&attempt);
+  }
   if (!st) return err->status;
   es_status rc = bind_all(s, st, cols, n, err);
   int src = rc == ES_OK ? sqlite3_step(st) : SQLITE_DONE;
