@@ -1,6 +1,7 @@
 -- demo.sql — a tour of sqlite-es in the sqlite3 shell (run by `make demo`).
 .load ./dist/es
 .load ./dist/bank
+.load ./dist/bank_views
 .mode table --wrap 0
 
 .print '== Commands go in through es_submit; each returns the new version of the aggregate'
@@ -37,6 +38,12 @@ SELECT 'acc-1' AS account, es_stream_version('account', 'acc-1') AS version, es_
 UNION ALL SELECT 'acc-2', es_stream_version('account', 'acc-2'), es_state('account', 'acc-2');
 
 .print ''
+.print '== Read models (C views, dist/bank_views.so), updated in the same transaction as the events'
+SELECT * FROM account_balances;
+SELECT * FROM account_history;
+SELECT * FROM es_projections;
+
+.print ''
 .print '== One stream, after version 1'
 SELECT version, type, data FROM es_stream('account', 'acc-1', 1);
 
@@ -47,3 +54,8 @@ DELETE FROM es_events;
 INSERT INTO es_events(aggregate_type, aggregate_id, version, type, data, recorded_at)
   VALUES ('account', 'acc-1', 4, 'Deposited', '{"amount":1000000}', 'now');
 SELECT count(*) AS events_still_there FROM es_events;
+UPDATE account_balances SET balance = 1000000 WHERE account_id = 'acc-1';
+
+.print ''
+.print '== A read model can be rebuilt from the log at any time (returns the events applied)'
+SELECT es_rebuild('account_history') AS events_applied;
