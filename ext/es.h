@@ -132,6 +132,8 @@ typedef struct es_view_type {
   const char *const *event_types; /* the event types it handles */
   int n_event_types;
   es_fold_fn fold;
+  const char *const *indexes; /* optional: column lists to index, e.g. "account_id, position" */
+  int n_indexes;
   /* below: iVersion >= 2 */
 } es_view_type;
 

@@ -85,6 +85,8 @@ static es_status history_fold(void *user, const es_event *ev, es_view_writer *ou
   return es_view_insert(out);
 }
 
+static const char *const history_indexes[] = {"account_id"}; /* for the account's latest row */
+
 static const es_view_type history_view = {
     .iVersion = 1,
     .name = "account_history",
@@ -93,6 +95,8 @@ static const es_view_type history_view = {
     .event_types = balance_events,
     .n_event_types = 4,
     .fold = history_fold,
+    .indexes = history_indexes,
+    .n_indexes = 1,
 };
 
 /* Fetch sqlite-es's api for this connection (NULL if sqlite-es is not loaded). */

@@ -34,6 +34,8 @@ static void agg_free(es_agg *a) {
 
 static void view_free(es_view *v) {
   if (!v) return;
+  for (int i = 0; v->def.indexes && i < v->def.n_indexes; i++) es_mem_free((char *)v->def.indexes[i]);
+  es_mem_free((void *)v->def.indexes);
   for (int i = 0; v->def.event_types && i < v->def.n_event_types; i++) es_mem_free((char *)v->def.event_types[i]);
   es_mem_free((void *)v->def.event_types);
   es_mem_free((char *)v->def.name);
@@ -203,6 +205,11 @@ static es_status check_view(const es_view_type *d, es_error *err) {
   if (!d->columns || !*d->columns)
     return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s' has no column definitions", d->name);
   if (!d->fold) return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s' has no fold callback", d->name);
+  if (d->n_indexes < 0 || (d->n_indexes && !d->indexes))
+    return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': bad index array", d->name);
+  for (int i = 0; i < d->n_indexes; i++)
+    if (!d->indexes[i] || !*d->indexes[i])
+      return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': index %d has no columns", d->name, i);
   if (d->n_event_types < 1 || !d->event_types)
     return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s' handles no event type", d->name);
   for (int i = 0; i < d->n_event_types; i++) {
@@ -228,9 +235,15 @@ static es_view *view_copy(const es_view_type *d) {
   v->def.event_types = types;
   v->def.n_event_types = types ? d->n_event_types : 0;
   if (types) memset(types, 0, sizeof(*types) * (size_t)d->n_event_types);
-  if (!v->def.name || !v->def.columns || !types) goto fail;
+  const char **idx = d->n_indexes ? es_mem_alloc(sizeof(*idx) * (size_t)d->n_indexes) : 0;
+  v->def.indexes = idx;
+  v->def.n_indexes = idx ? d->n_indexes : 0;
+  if (idx) memset(idx, 0, sizeof(*idx) * (size_t)d->n_indexes);
+  if (!v->def.name || !v->def.columns || !types || (d->n_indexes && !idx)) goto fail;
   for (int i = 0; i < d->n_event_types; i++)
     if (!(types[i] = es_mem_strdup(d->event_types[i]))) goto fail;
+  for (int i = 0; i < d->n_indexes; i++)
+    if (!(idx[i] = es_mem_strdup(d->indexes[i]))) goto fail;
   return v;
 fail:
   view_free(v);
