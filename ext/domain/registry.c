@@ -193,13 +193,24 @@ const es_event_handler *es_agg_event(const es_agg *a, const char *event_type) {
 
 /* ======================= Views ======================= */
 
+/* ASCII case-insensitive prefix test (SQLite's names ignore ASCII case). */
+static int has_prefix_nocase(const char *z, const char *prefix) {
+  for (; *prefix; z++, prefix++) {
+    char c = *z >= 'A' && *z <= 'Z' ? (char)(*z - 'A' + 'a') : *z;
+    if (c != *prefix) return 0;
+  }
+  return 1;
+}
+
+int es_name_reserved(const char *name) { return has_prefix_nocase(name, "es_") || has_prefix_nocase(name, "sqlite_"); }
+
 /* Reject view definitions that could never work. */
 static es_status check_view(const es_view_type *d, es_error *err) {
   if (!d) return es_error_set(err, ES_INVALID_ARGUMENT, "view type definition is NULL");
   if (d->iVersion < 1) return es_error_set(err, ES_INVALID_ARGUMENT, "view type iVersion must be at least 1");
   if (!name_ok(d->name))
     return es_error_set(err, ES_INVALID_ARGUMENT, "view name must be 1 to 200 bytes with no control characters");
-  if (strncmp(d->name, "es_", 3) == 0 || strncmp(d->name, "sqlite_", 7) == 0)
+  if (es_name_reserved(d->name))
     return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': names starting with es_ or sqlite_ are reserved",
                         d->name);
   if (!d->columns || !*d->columns)

@@ -42,6 +42,8 @@ size_t es_registry_view_count(const es_registry *r);
 const es_view *es_registry_view_at(const es_registry *r, size_t i);
 const es_view *es_registry_find_view(const es_registry *r, const char *name);
 int es_view_handles(const es_view *v, const char *event_type);
+/* Names starting with es_ or sqlite_ (in any case) are sqlite-es's and SQLite's own. */
+int es_name_reserved(const char *name);
 
 const es_command_handler *es_agg_command(const es_agg *a, const char *command_type);
 const es_event_handler *es_agg_event(const es_agg *a, const char *event_type);

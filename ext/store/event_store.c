@@ -157,6 +157,7 @@ static es_status verify_storage(es_store *s, es_error *err) {
   s->missing_trigger = 0;
   for (int i = 0; es_protection_triggers[i] && !s->missing_trigger; i++)
     if (!trig[i]) s->missing_trigger = es_protection_triggers[i];
+  if (!s->missing_trigger && (rc = es_views_missing_guard(s, err)) != ES_OK) goto done;
   s->exists = 1;
 done:
   sqlite3_finalize(q);
@@ -181,9 +182,8 @@ es_status es_store_open(es_store *s, int for_write, es_error *err) {
     if (rc != ES_OK) return rc;
   }
   if (for_write && s->exists && s->missing_trigger)
-    return es_error_set(err, ES_PROTECTED,
-                        "trigger %s is missing, so the log is not protected; restore it with SELECT es_protect()",
-                        s->missing_trigger);
+    return es_error_set(err, ES_PROTECTED, "trigger %s is missing, so %s is not protected; restore it with SELECT es_protect()",
+                        s->missing_trigger, s->missing_trigger == s->missing_view_guard ? "a read model" : "the log");
   return ES_OK;
 }
 

@@ -75,14 +75,16 @@ es_status es_store_protect(es_store *s, int *created, es_error *err) {
   }
   int has_log = sqlite3_column_int(q, 0), present = sqlite3_column_int(q, 1);
   int total = (int)(sizeof(es_protection_triggers) / sizeof(*es_protection_triggers)) - 1;
-  if (!has_log || present == total) goto done; /* nothing to protect yet, or nothing missing */
+  if (!has_log) goto done; /* nothing to protect yet */
   sqlite3_finalize(q);
   q = 0;
-  if ((src = sqlite3_exec(s->db, es_protection_sql, 0, 0, 0)) != SQLITE_OK) {
+  if (present < total && (src = sqlite3_exec(s->db, es_protection_sql, 0, 0, 0)) != SQLITE_OK) {
     rc = es_store_error(s->db, src, "restoring protection", err);
     goto done;
   }
-  *created = total - present;
+  int views = 0;
+  if ((rc = es_views_protect(s, &views, err)) != ES_OK) goto done;
+  *created = total - present + views;
   s->schema_cookie = -1;
 done:
   sqlite3_finalize(q);

@@ -22,6 +22,7 @@ struct es_store {
   int created_pending; /* we created it in a transaction that has not ended yet */
   int wrote;         /* the current write call has written something */
   const char *missing_trigger; /* a protection trigger found missing at that check, or NULL */
+  char missing_view_guard[256]; /* its name, when it is a read model's guard */
   const char *armed_table; /* the guard allows writes to this table: one row, or all while sticky */
   int armed_sticky;
   struct es_cached_stmt *view_stmts; /* statements of the view writer, by SQL text (views.c) */
@@ -30,6 +31,10 @@ struct es_store {
 
 /* Allow every write to table until disarmed with NULL (a view's handlers write many rows). */
 void es_store_arm_table(es_store *s, const char *table);
+/* Set missing_trigger when a read model's guard (or es_views's) is missing (views.c). */
+es_status es_views_missing_guard(es_store *s, es_error *err);
+/* Recreate missing guards of read models; *created counts them (views.c). */
+es_status es_views_protect(es_store *s, int *created, es_error *err);
 /* Finalize the view writer's statements (views.c). */
 void es_store_flush_views(es_store *s);
 

@@ -320,6 +320,31 @@ static char *feed_insert_sql(const char *feed) {
   return sql;
 }
 
+#define SMALL_RANGE 16
+
+/* INSERT INTO feed its row for the event at ?1, if the feed has one. */
+static char *feed_insert_one_sql(const char *feed) {
+  return sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM main.\"%w\" WHERE position = ?1", feed, feed);
+}
+
+/* Prefix err with the view and the event at position p (read from the log). */
+static void name_failed_event(es_store *s, const view_row *r, int64_t p, es_error *err) {
+  sqlite3_stmt *q = 0;
+  if (sqlite3_prepare_v2(s->db, "SELECT type, aggregate_type, aggregate_id, version FROM main.es_events WHERE position = ?1",
+                         -1, &q, 0) == SQLITE_OK) {
+    sqlite3_bind_int64(q, 1, p);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+      es_error_prefix(err, "view '%s' failed on event '%s' (position %lld, %s '%s' version %lld): ", r->name,
+                      (const char *)sqlite3_column_text(q, 0), (long long)p, (const char *)sqlite3_column_text(q, 1),
+                      (const char *)sqlite3_column_text(q, 2), (long long)sqlite3_column_int64(q, 3));
+      sqlite3_finalize(q);
+      return;
+    }
+  }
+  sqlite3_finalize(q); /* the log is gone with a rolled-back transaction: say what is known */
+  es_error_prefix(err, "view '%s' failed on the event at position %lld: ", r->name, (long long)p);
+}
+
 /* After a failed feed statement: which event was it? Name it in the error. */
 static void locate_sql_failure(es_store *s, const view_row *r, int64_t from, int64_t to, es_error *err) {
   char *sql = sqlite3_mprintf("SELECT e.position, e.type, e.aggregate_type, e.aggregate_id, e.version"
@@ -328,6 +353,7 @@ static void locate_sql_failure(es_store *s, const view_row *r, int64_t from, int
                               r->feed);
   char *one = sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM main.\"%w\" WHERE position = ?1", r->feed, r->feed);
   sqlite3_stmt *q = 0, *ins = 0;
+  int located = 0;
   if (!sql || !one || sqlite3_prepare_v2(s->db, sql, -1, &q, 0) != SQLITE_OK ||
       sqlite3_prepare_v2(s->db, one, -1, &ins, 0) != SQLITE_OK)
     goto done;
@@ -343,11 +369,14 @@ static void locate_sql_failure(es_store *s, const view_row *r, int64_t from, int
                       (const char *)sqlite3_column_text(q, 1), (long long)sqlite3_column_int64(q, 0),
                       (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3),
                       (long long)sqlite3_column_int64(q, 4));
+      located = 1;
       break;
     }
   }
   es_store_arm_table(s, 0);
 done:
+  if (!located) /* the feed is gone, or a handler rolled the whole transaction back */
+    es_error_prefix(err, "view '%s' failed on the events after position %lld: ", r->name, (long long)from);
   sqlite3_finalize(q);
   sqlite3_finalize(ins);
   sqlite3_free(sql);
@@ -369,18 +398,24 @@ static es_status apply_sql(es_store *s, const view_row *r, int64_t from, int64_t
     sqlite3_reset(c);
     if (src != SQLITE_ROW) return es_store_error(s->db, src, "counting a view's events", err);
   }
-  sqlite3_stmt *st = cached(s, feed_insert_sql(r->feed), err);
+  /* A command's few events go one by one, so a failure names its event even when a handler's
+  ** RAISE(ROLLBACK) leaves nothing to look at afterwards; long catch-ups go in one statement. */
+  int one_by_one = to - from <= SMALL_RANGE;
+  sqlite3_stmt *st = cached(s, one_by_one ? feed_insert_one_sql(r->feed) : feed_insert_sql(r->feed), err);
   if (!st) {
     es_error_prefix(err, "view '%s': its feed %s cannot run: ", r->name, r->feed);
     return err->status;
   }
-  sqlite3_bind_int64(st, 1, from);
-  sqlite3_bind_int64(st, 2, to);
   s->wrote = 1;
   es_store_arm_table(s, r->name);
-  rc = run_done(s, st, "applying events", err);
+  for (int64_t p = from + 1; rc == ES_OK && p <= (one_by_one ? to : from + 1); p++) {
+    sqlite3_bind_int64(st, 1, one_by_one ? p : from);
+    if (!one_by_one) sqlite3_bind_int64(st, 2, to);
+    rc = run_done(s, st, "applying events", err);
+    if (rc != ES_OK && rc != ES_NOMEM && one_by_one) name_failed_event(s, r, p, err);
+  }
   es_store_arm_table(s, 0);
-  if (rc != ES_OK && rc != ES_NOMEM) locate_sql_failure(s, r, from, to, err);
+  if (rc != ES_OK && rc != ES_NOMEM && !one_by_one) locate_sql_failure(s, r, from, to, err);
   return rc;
 }
 
@@ -428,8 +463,15 @@ es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err) 
   for (size_t i = 0; rc == ES_OK && i < es_registry_view_count(reg); i++) {
     const es_view *v = es_registry_view_at(reg, i);
     int known = 0;
-    for (int j = 0; j < rows.n; j++) known |= strcmp(rows.rows[j].name, v->def.name) == 0;
-    if (!known) {
+    for (int j = 0; j < rows.n && rc == ES_OK; j++) {
+      if (sqlite3_stricmp(rows.rows[j].name, v->def.name) != 0) continue;
+      known = 1;
+      if (rows.rows[j].is_sql)
+        rc = es_error_set(err, ES_INVALID_ARGUMENT,
+                          "view '%s' is defined in SQL in this database; forget it first with SELECT es_drop_view('%s')",
+                          v->def.name, v->def.name);
+    }
+    if (rc == ES_OK && !known) {
       rc = attach_c(s, v, err);
       if (rc == ES_OK) {
         rows_free(&rows);
@@ -440,6 +482,46 @@ es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err) 
   if (rc == ES_OK && rows.n) rc = max_position(s, &end, err);
   for (int i = 0; rc == ES_OK && i < rows.n; i++)
     if (rows.rows[i].position < end) rc = advance(s, reg, &rows.rows[i], end, 0, err);
+  rows_free(&rows);
+  return rc;
+}
+
+/* ======================= Guards of the read models ======================= */
+
+/* The first missing guard trigger of es_views or of a view's table, or none. */
+#define MISSING_GUARD_SQL                                                                                  \
+  "SELECT n FROM (SELECT 'es_views_' || o.op || '_guard' AS n FROM ops o"                                 \
+  " UNION ALL SELECT 'es_view_' || v.name || '_' || o.op FROM main.es_views v, ops o)"                    \
+  " WHERE n NOT IN (SELECT name FROM main.sqlite_schema WHERE type = 'trigger')"
+#define GUARD_OPS "WITH ops(op) AS (VALUES ('insert'), ('update'), ('delete')) "
+
+es_status es_views_missing_guard(es_store *s, es_error *err) {
+  if (!views_table_exists(s)) return ES_OK;
+  sqlite3_stmt *q = 0;
+  int rc = sqlite3_prepare_v2(s->db, GUARD_OPS MISSING_GUARD_SQL " LIMIT 1", -1, &q, 0);
+  if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    sqlite3_snprintf((int)sizeof(s->missing_view_guard), s->missing_view_guard, "%s", sqlite3_column_text(q, 0));
+    s->missing_trigger = s->missing_view_guard;
+    rc = SQLITE_DONE;
+  }
+  sqlite3_finalize(q);
+  return rc == SQLITE_DONE ? ES_OK : es_store_error(s->db, rc, "checking the guards of read models", err);
+}
+
+es_status es_views_protect(es_store *s, int *created, es_error *err) {
+  view_rows rows;
+  *created = 0;
+  if (!views_table_exists(s)) return ES_OK;
+  sqlite3_stmt *q = 0;
+  int src = sqlite3_prepare_v2(s->db, GUARD_OPS "SELECT count(*) FROM (" MISSING_GUARD_SQL ")", -1, &q, 0);
+  if (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) *created = sqlite3_column_int(q, 0);
+  sqlite3_finalize(q);
+  if (src != SQLITE_ROW) return es_store_error(s->db, src, "checking the guards of read models", err);
+  if (*created == 0) return ES_OK;
+  es_status rc = exec(s, sqlite3_mprintf("%s", es_views_sql), "restoring the guards of es_views", err);
+  if (rc == ES_OK) rc = load_rows(s, &rows, err);
+  else memset(&rows, 0, sizeof(rows));
+  for (int i = 0; rc == ES_OK && i < rows.n; i++) rc = install_guards(s, rows.rows[i].name, err);
   rows_free(&rows);
   return rc;
 }
@@ -492,6 +574,15 @@ done:
 /* Compile the feed statement: unknown tables or columns in the feed or its handlers show up here. */
 static es_status check_feed_compiles(es_store *s, const char *name, const char *feed, es_error *err) {
   sqlite3_stmt *st = 0;
+  char *probe = sqlite3_mprintf("SELECT position FROM main.\"%w\"", feed);
+  if (!probe) return es_error_set(err, ES_NOMEM, 0);
+  int prc = sqlite3_prepare_v2(s->db, probe, -1, &st, 0);
+  sqlite3_free(probe);
+  sqlite3_finalize(st);
+  st = 0;
+  if (prc != SQLITE_OK && strstr(sqlite3_errmsg(s->db), "position"))
+    return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': its feed %s has no position column (the event's position)",
+                        name, feed);
   char *sql = feed_insert_sql(feed);
   if (!sql) return es_error_set(err, ES_NOMEM, 0);
   int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, 0);
@@ -505,7 +596,7 @@ static es_status check_feed_compiles(es_store *s, const char *name, const char *
 
 es_status es_views_define_sql(es_store *s, const es_registry *reg, const char *name, const char *feed,
                               int64_t *applied, es_error *err) {
-  if (strncmp(name, "es_", 3) == 0 || strncmp(name, "sqlite_", 7) == 0)
+  if (es_name_reserved(name))
     return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s': names starting with es_ or sqlite_ are reserved", name);
   if (es_registry_find_view(reg, name))
     return es_error_set(err, ES_INVALID_ARGUMENT, "view '%s' is already a C view on this connection", name);
@@ -635,12 +726,13 @@ static es_status upsert(es_store *s, const char *table, const es_field *cols, si
   int n_pk = 0;
   if (n > sizeof(is_key)) return es_error_set(err, ES_INVALID_ARGUMENT, "upsert on %s sets more than 64 columns", table);
   if (primary_key(s, table, cols, n, is_key, &n_pk, err) != ES_OK) return err->status;
-  if ((size_t)n_pk < n) {
+  {
     sqlite3_str *b = sqlite3_str_new(0);
     int k = 0;
     sqlite3_str_appendf(b, "UPDATE main.\"%w\" SET ", table);
     for (size_t i = 0; i < n; i++)
       if (!is_key[i]) sqlite3_str_appendf(b, "%s\"%w\" = ?%d", k++ ? ", " : "", cols[i].key, (int)i + 1);
+    if (k == 0) sqlite3_str_appendf(b, "\"%w\" = \"%w\"", cols[0].key, cols[0].key); /* only the key: a no-op if present */
     sqlite3_str_appendall(b, " WHERE ");
     k = 0;
     for (size_t i = 0; i < n; i++)
