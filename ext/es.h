@@ -119,7 +119,9 @@ typedef struct es_aggregate_type {
 
 /*
 ** A view owns one table, created from `columns` (a column-definition list, e.g.
-** "account_id TEXT PRIMARY KEY, balance INTEGER NOT NULL") if it does not exist. Its fold is called
+** "account_id TEXT PRIMARY KEY, balance INTEGER NOT NULL") if it does not exist; a table of that
+** name that the database does not know as a view is taken over: emptied, guarded and rebuilt from
+** the log. Its fold is called
 ** for each event of a type it handles, in log order, inside the command's transaction; it writes
 ** its table only, through the writer (es_view_* below). Events of other types cost nothing.
 */
@@ -321,7 +323,7 @@ static inline es_status es_set_json(es_builder *b, const char *k, const char *js
 /*
 ** Writing a view's table: set the columns of a row on es_view_row()'s builder, then insert,
 ** upsert (insert, or update the set columns of the row with the same key), delete (every set
-** column must match) or find (the row whose set columns match, the most recently inserted one in a
+** column must match) or find (the row whose set columns match, the one with the largest rowid in a
 ** rowid table; *row is NULL when there is none, and is valid until the next call on the writer).
 ** Each es_view_row() starts a new row.
 */

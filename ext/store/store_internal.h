@@ -27,6 +27,7 @@ struct es_store {
   int armed_sticky;
   struct es_cached_stmt *view_stmts; /* statements of the view writer, by SQL text (views.c) */
   int n_view_stmts;
+  void *notes; /* the events the running catch-up feeds (views.c), or NULL */
 };
 
 /* Allow every write to table until disarmed with NULL (a view's handlers write many rows). */

@@ -16,6 +16,7 @@
 #include "store_internal.h"
 
 #define MAX_VIEW_STMTS 64
+#define SMALL_RANGE 16 /* a command's events: fed one by one (see apply_sql) */
 
 typedef struct es_cached_stmt {
   char *sql;
@@ -320,15 +321,55 @@ static char *feed_insert_sql(const char *feed) {
   return sql;
 }
 
-#define SMALL_RANGE 16
-
 /* INSERT INTO feed its row for the event at ?1, if the feed has one. */
 static char *feed_insert_one_sql(const char *feed) {
   return sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM main.\"%w\" WHERE position = ?1", feed, feed);
 }
 
+/* The events a catch-up is about to feed, described before any handler runs: a handler's
+** RAISE(ROLLBACK) takes them out of the log, and the error must still name its event. */
+typedef struct event_note {
+  int64_t position, version;
+  char *what; /* "'Type' (position P, type 'id' version V)" */
+} event_note;
+
+typedef struct event_notes {
+  event_note notes[SMALL_RANGE];
+  int n;
+} event_notes;
+
+static void notes_clear(event_notes *en) {
+  for (int i = 0; i < en->n; i++) sqlite3_free(en->notes[i].what);
+  en->n = 0;
+}
+
+static es_status notes_load(es_store *s, int64_t from, int64_t to, event_notes *en, es_error *err) {
+  sqlite3_stmt *q = cached(s, sqlite3_mprintf("SELECT position, type, aggregate_type, aggregate_id, version"
+                                              " FROM main.es_events WHERE position > ?1 AND position <= ?2"),
+                           err);
+  if (!q) return err->status;
+  sqlite3_bind_int64(q, 1, from);
+  sqlite3_bind_int64(q, 2, to);
+  while (en->n < SMALL_RANGE && sqlite3_step(q) == SQLITE_ROW) {
+    event_note *n = &en->notes[en->n++];
+    n->position = sqlite3_column_int64(q, 0);
+    n->what = sqlite3_mprintf("'%s' (position %lld, %s '%s' version %lld)", sqlite3_column_text(q, 1),
+                              (long long)n->position, sqlite3_column_text(q, 2), sqlite3_column_text(q, 3),
+                              (long long)sqlite3_column_int64(q, 4));
+  }
+  sqlite3_reset(q);
+  return ES_OK;
+}
+
 /* Prefix err with the view and the event at position p (read from the log). */
 static void name_failed_event(es_store *s, const view_row *r, int64_t p, es_error *err) {
+  for (int i = 0; s->notes && i < ((event_notes *)s->notes)->n; i++) {
+    event_note *n = &((event_notes *)s->notes)->notes[i];
+    if (n->position == p && n->what) {
+      es_error_prefix(err, "view '%s' failed on event %s: ", r->name, n->what);
+      return;
+    }
+  }
   sqlite3_stmt *q = 0;
   if (sqlite3_prepare_v2(s->db, "SELECT type, aggregate_type, aggregate_id, version FROM main.es_events WHERE position = ?1",
                          -1, &q, 0) == SQLITE_OK) {
@@ -480,8 +521,16 @@ es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err) 
     }
   }
   if (rc == ES_OK && rows.n) rc = max_position(s, &end, err);
+  int64_t from = end;
+  for (int i = 0; i < rows.n; i++)
+    if (rows.rows[i].position < from) from = rows.rows[i].position;
+  event_notes notes = {.n = 0};
+  if (rc == ES_OK && from < end && end - from <= SMALL_RANGE && (rc = notes_load(s, from, end, &notes, err)) == ES_OK)
+    s->notes = &notes;
   for (int i = 0; rc == ES_OK && i < rows.n; i++)
     if (rows.rows[i].position < end) rc = advance(s, reg, &rows.rows[i], end, 0, err);
+  s->notes = 0;
+  notes_clear(&notes);
   rows_free(&rows);
   return rc;
 }
