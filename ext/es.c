@@ -13,6 +13,7 @@ SQLITE_EXTENSION_INIT1
 #endif
 
 #include "es.h"
+#include "es_fetch_api.h"
 #include "sqlapi/conn.h"
 #include "sqlapi/functions.h"
 #include "sqlapi/submit.h"
@@ -56,13 +57,7 @@ static const struct {
 
 /* Already loaded on this connection? Then keep its state (and its registered aggregates). */
 static int already_loaded(sqlite3 *db) {
-  es_api *api = 0;
-  sqlite3_stmt *st = 0;
-  if (sqlite3_prepare_v2(db, "SELECT es_api(?1)", -1, &st, 0) == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "es_api_ptr", 0);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
+  es_api *api = es_fetch_api(db);
   /* On a first load the probe fails ("no such function"); leave no error on the connection:
   ** sqlite3_open_v2 checks it after running auto-extensions. */
   sqlite3_exec(db, "", 0, 0, 0);

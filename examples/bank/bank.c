@@ -13,6 +13,7 @@ SQLITE_EXTENSION_INIT1
 #include <string.h>
 
 #include "es.h"
+#include "es_fetch_api.h"
 
 #define OWNER_MAX 100
 
@@ -161,21 +162,9 @@ static const es_aggregate_type account_type = {
     .xStateToJson = to_json,
 };
 
-/* Fetch sqlite-es's api for this connection (NULL if sqlite-es is not loaded). */
-static es_api *get_es_api(sqlite3 *db) {
-  es_api *api = 0;
-  sqlite3_stmt *st = 0;
-  if (sqlite3_prepare_v2(db, "SELECT es_api(?1)", -1, &st, 0) == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "es_api_ptr", 0);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
-  return api;
-}
-
 ES_API int sqlite3_bank_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
-  es_api *api = get_es_api(db);
+  es_api *api = es_fetch_api(db);
   if (!api || api->iVersion < 1) {
     *pzErrMsg = sqlite3_mprintf("bank: load sqlite-es first (.load ./dist/es)");
     return SQLITE_ERROR;

@@ -10,6 +10,7 @@ SQLITE_EXTENSION_INIT1
 #include <string.h>
 
 #include "es.h"
+#include "es_fetch_api.h"
 
 /* ---- account_balances ---- */
 
@@ -99,21 +100,9 @@ static const es_view_type history_view = {
     .n_indexes = 1,
 };
 
-/* Fetch sqlite-es's api for this connection (NULL if sqlite-es is not loaded). */
-static es_api *get_es_api(sqlite3 *db) {
-  es_api *api = 0;
-  sqlite3_stmt *st = 0;
-  if (sqlite3_prepare_v2(db, "SELECT es_api(?1)", -1, &st, 0) == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "es_api_ptr", 0);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
-  return api;
-}
-
 ES_API int sqlite3_bankviews_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
-  es_api *api = get_es_api(db);
+  es_api *api = es_fetch_api(db);
   if (!api || api->iVersion < 1 || !api->xRegisterView) {
     *pzErrMsg = sqlite3_mprintf("bank_views: load sqlite-es first (.load ./dist/es)");
     return SQLITE_ERROR;

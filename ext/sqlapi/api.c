@@ -3,6 +3,7 @@
 
 #include "../domain/mem.h"
 #include "conn.h"
+#include "../es_fetch_api.h" /* after conn.h: it needs es.h and SQLite */
 
 static es_status api_register_aggregate(es_api *api, const es_aggregate_type *type, void *user,
                                         void (*xDestroy)(void *)) {
@@ -80,14 +81,5 @@ void es_api_clear(es_conn *c) {
 }
 
 #ifdef ES_STATIC
-es_api *es_api_from_db(sqlite3 *db) {
-  es_api *api = 0;
-  sqlite3_stmt *st = 0;
-  if (sqlite3_prepare_v2(db, "SELECT es_api(?1)", -1, &st, 0) == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "es_api_ptr", 0);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
-  return api;
-}
+es_api *es_api_from_db(sqlite3 *db) { return es_fetch_api(db); }
 #endif
