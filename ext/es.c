@@ -49,6 +49,15 @@ static const struct {
     {"es_create_view", 2, ES_WRITER, es_create_view_fn},
     {"es_rebuild", 1, ES_WRITER, es_rebuild_fn},
     {"es_drop_view", 1, ES_WRITER, es_drop_view_fn},
+    {"es_create_aggregate", 3, ES_WRITER, es_create_aggregate_fn},
+    {"es_create_decider", 3, ES_WRITER, es_create_decider_fn},
+    {"es_create_evolver", 2, ES_WRITER, es_create_evolver_fn},
+    {"es_create_evolver", 3, ES_WRITER, es_create_evolver_fn},
+    /* Used inside decider views, so not DIRECTONLY. Audited INNOCUOUS: it returns 1 or raises an
+    ** error, and records the rejection only for the decider running on this connection. */
+    {"es_require", 3, SQLITE_UTF8 | SQLITE_INNOCUOUS, es_require_fn},
+    {"es_payload_int", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, es_payload_int_fn},
+    {"es_payload_text", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, es_payload_text_fn},
     /* Called by the protection triggers, so it cannot be DIRECTONLY; INNOCUOUS so the triggers
     ** also work under trusted_schema=OFF. Audited: outside the append step it returns 0 and does
     ** nothing; it only ever consumes the one write the store armed. */
@@ -93,6 +102,8 @@ ES_API int sqlite3_es_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routi
     *pzErrMsg = sqlite3_mprintf("es: cannot register es_stream: %s", sqlite3_errmsg(db));
   if (rc == SQLITE_OK && (rc = es_register_aggregates_vtab(db, c)) != SQLITE_OK && pzErrMsg)
     *pzErrMsg = sqlite3_mprintf("es: cannot register es_aggregates: %s", sqlite3_errmsg(db));
+  if (rc == SQLITE_OK && (rc = es_register_context_vtabs(db, c)) != SQLITE_OK && pzErrMsg)
+    *pzErrMsg = sqlite3_mprintf("es: cannot register es_command and es_event: %s", sqlite3_errmsg(db));
   es_conn_unref(c); /* the registrations hold the references now */
   return rc;
 }

@@ -1,7 +1,7 @@
 /*
 ** bank_views.c — the bank's two read models as C views, in their own loadable extension
 ** (`.load ./dist/es`, `.load ./dist/bank`, then `.load ./dist/bank_views`). The same tables as
-** examples/bank/views.sql defines in SQL: account_balances (one row per account) and
+** sql/bank_views.sql defines in SQL: account_balances (one row per account) and
 ** account_history (one row per event, with the balance after it).
 */
 #include <sqlite3ext.h>

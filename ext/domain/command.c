@@ -122,7 +122,7 @@ static es_status decide_outcome(es_status rc, const es_command_request *req, cha
     return err->status;
   }
   if (rc == ES_NOMEM) return es_error_set(err, ES_NOMEM, 0);
-  if (rc == ES_INVALID_PAYLOAD && complaint) return es_error_set(err, rc, "%s", complaint);
+  if (complaint) return es_error_set(err, rc, "%s", complaint); /* a getter's, or the callback's own */
   return es_error_set(err, rc, "decide of command '%s' on aggregate type '%s' failed", req->command_type,
                       req->aggregate_type);
 }

@@ -116,7 +116,7 @@ static int agg_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col) {
   return SQLITE_OK;
 }
 
-static sqlite3_module agg_module = {
+static const sqlite3_module agg_module = {
     .iVersion = 0,
     .xConnect = agg_connect,
     .xBestIndex = agg_best_index,

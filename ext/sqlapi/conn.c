@@ -36,6 +36,7 @@ void es_conn_unref(void *p) {
   es_registry_free(c->registry);
   es_store_free(c->store);
   es_api_clear(c);
+  es_sql_clear_outcome(c);
   sqlite3_free(c);
 }
 

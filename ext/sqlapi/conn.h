@@ -12,6 +12,18 @@
 
 typedef struct es_conn es_conn;
 
+/* What es_command or es_event (context_vtabs.c) show while a SQL decider or evolver runs. */
+typedef enum { ES_CTX_COMMAND = 1, ES_CTX_EVENT = 2 } es_ctx_kind;
+typedef struct es_sql_context {
+  es_ctx_kind kind;
+  const char *aggregate_type, *aggregate_id, *type; /* type: the command's or the event's */
+  const char *data;                                 /* the payload, or the event data (JSON) */
+  size_t data_len;
+  const char *state; /* the aggregate's state before it (JSON) */
+  size_t state_len;
+  int64_t version, position;
+} es_sql_context;
+
 typedef struct es_api_impl {
   es_api pub; /* must be first: the es_api* handed out points here */
   es_conn *conn;
@@ -28,6 +40,11 @@ struct es_conn {
   sqlite3_int64 max_payload_bytes;
   int close_hook_connected; /* the es_aggregates table is connected: see aggregates_vtab.c */
   int in_command;           /* a command is being decided: the registry must not change under it */
+  es_sql_context *sql_context;       /* the running SQL decider's or evolver's context, or NULL */
+  char *sql_reject_reason;           /* set by es_require in a decider */
+  char *sql_reject_message;
+  char *sql_payload_error;           /* set by es_payload_int/_text in a decider */
+  sqlite3_int64 sql_definitions_seen; /* the definitions' version when SQL aggregates were loaded */
 };
 
 es_conn *es_conn_new(sqlite3 *db);
@@ -37,6 +54,10 @@ void es_conn_unref(void *c); /* the xDestroy of every registration */
 void es_conn_flush(es_conn *c);
 
 void es_conn_ensure_close_hook(es_conn *c);
+/* Load the SQL aggregate definitions into the registry when they changed (sql_aggregates.c). */
+es_status es_sql_aggregates_sync(es_conn *c, es_error *err);
+void es_sql_clear_outcome(es_conn *c);
+
 /* Bring views registered on this connection into the database now (views.c). */
 es_status es_attach_views_now(es_conn *c, es_error *err);
 

@@ -59,8 +59,9 @@ void es_state_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   es_conn_ensure_close_hook(c);
   es_event_store port = es_store_port(c->store);
+  es_status rc = es_sql_aggregates_sync(c, &err);
   c->in_command = 1;
-  es_status rc = id_args(argv, &type, &id, &err);
+  if (rc == ES_OK) rc = id_args(argv, &type, &id, &err);
   if (rc == ES_OK) rc = es_store_open(c->store, 0, &err);
   if (rc == ES_OK) rc = es_aggregate_state_json(c->registry, &port, type, id, &json, 0, &err);
   c->in_command = 0;

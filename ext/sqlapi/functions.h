@@ -15,5 +15,11 @@ void es_api_fn(sqlite3_context *, int, sqlite3_value **);
 void es_create_view_fn(sqlite3_context *, int, sqlite3_value **);
 void es_rebuild_fn(sqlite3_context *, int, sqlite3_value **);
 void es_drop_view_fn(sqlite3_context *, int, sqlite3_value **);
+void es_create_aggregate_fn(sqlite3_context *, int, sqlite3_value **);
+void es_create_decider_fn(sqlite3_context *, int, sqlite3_value **);
+void es_create_evolver_fn(sqlite3_context *, int, sqlite3_value **);
+void es_require_fn(sqlite3_context *, int, sqlite3_value **);
+void es_payload_int_fn(sqlite3_context *, int, sqlite3_value **);
+void es_payload_text_fn(sqlite3_context *, int, sqlite3_value **);
 
 #endif

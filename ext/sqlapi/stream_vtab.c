@@ -203,7 +203,7 @@ static int stream_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
   return SQLITE_OK;
 }
 
-static sqlite3_module stream_module = {
+static const sqlite3_module stream_module = {
     .iVersion = 0,
     .xConnect = stream_connect,
     .xBestIndex = stream_best_index,

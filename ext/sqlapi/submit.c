@@ -61,8 +61,9 @@ es_status es_sql_submit(es_conn *c, const char *fname, int argc, sqlite3_value *
   memset(res, 0, sizeof(*res));
   if (read_args(fname, argc, argv, &req, err)) return err->status;
   req.max_payload_bytes = (size_t)c->max_payload_bytes;
-  if (es_command_check(c->registry, &req, err)) return err->status; /* cheap refusals take no lock */
   es_conn_ensure_close_hook(c);
+  if (es_sql_aggregates_sync(c, err)) return err->status; /* definitions stored in the database */
+  if (es_command_check(c->registry, &req, err)) return err->status; /* cheap refusals take no lock */
   if (es_txn_begin(&c->txn, fname, &kind, err)) return err->status;
   if (kind == ES_TXN_TOP) es_store_settle(c->store); /* no earlier transaction is still open */
   es_store_begin_call(c->store);

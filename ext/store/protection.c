@@ -40,6 +40,8 @@ int es_store_guard_consume(es_store *s, const char *table) {
   return 1;
 }
 
+void es_store_arm(es_store *s, const char *table) { es_store_arm_table(s, table); }
+
 void es_store_arm_table(es_store *s, const char *table) {
   s->armed_table = table;
   s->armed_sticky = table != 0;

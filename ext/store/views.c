@@ -55,8 +55,7 @@ void es_store_flush_views(es_store *s) {
   s->n_view_stmts = 0;
 }
 
-/* A prepared statement for sql (taking ownership of sql), reset and unbound; NULL with err set. */
-static sqlite3_stmt *cached(es_store *s, char *sql, es_error *err) {
+sqlite3_stmt *es_store_cached(es_store *s, char *sql, es_error *err) {
   if (!sql) {
     es_error_set(err, ES_NOMEM, 0);
     return 0;
@@ -103,8 +102,7 @@ static es_status run_done(es_store *s, sqlite3_stmt *st, const char *doing, es_e
   return out;
 }
 
-/* Run one SQL text once (not cached): DDL and rare statements. */
-static es_status exec(es_store *s, char *sql, const char *doing, es_error *err) {
+es_status es_store_exec(es_store *s, char *sql, const char *doing, es_error *err) {
   if (!sql) return es_error_set(err, ES_NOMEM, 0);
   s->wrote = 1;
   int rc = sqlite3_exec(s->db, sql, 0, 0, 0);
@@ -138,7 +136,7 @@ static void rows_free(view_rows *r) {
 static int views_table_exists(es_store *s) {
   es_error ignored = {0};
   sqlite3_stmt *q =
-      cached(s, sqlite3_mprintf("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_views'"), &ignored);
+      es_store_cached(s, sqlite3_mprintf("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_views'"), &ignored);
   int found = q && sqlite3_step(q) == SQLITE_ROW;
   if (q) sqlite3_reset(q);
   es_error_clear(&ignored);
@@ -147,7 +145,7 @@ static int views_table_exists(es_store *s) {
 
 static es_status ensure_views_table(es_store *s, es_error *err) {
   if (views_table_exists(s)) return ES_OK;
-  return exec(s, sqlite3_mprintf("%s", es_views_sql), "creating es_views", err);
+  return es_store_exec(s, sqlite3_mprintf("%s", es_views_sql), "creating es_views", err);
 }
 
 /* Every row of es_views (none when the table does not exist), by name. */
@@ -155,7 +153,7 @@ static es_status load_rows(es_store *s, view_rows *out, es_error *err) {
   es_status rc = ES_OK;
   memset(out, 0, sizeof(*out));
   if (!views_table_exists(s)) return ES_OK;
-  sqlite3_stmt *q = cached(s, sqlite3_mprintf("SELECT name, kind, feed, position FROM main.es_views ORDER BY name"), err);
+  sqlite3_stmt *q = es_store_cached(s, sqlite3_mprintf("SELECT name, kind, feed, position FROM main.es_views ORDER BY name"), err);
   if (!q) return err->status;
   int src = SQLITE_OK;
   while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
@@ -185,7 +183,7 @@ done:
 }
 
 static es_status set_position(es_store *s, const char *name, int64_t position, es_error *err) {
-  sqlite3_stmt *st = cached(s, sqlite3_mprintf("UPDATE main.es_views SET position = ?1 WHERE name = ?2"), err);
+  sqlite3_stmt *st = es_store_cached(s, sqlite3_mprintf("UPDATE main.es_views SET position = ?1 WHERE name = ?2"), err);
   if (!st) return err->status;
   sqlite3_bind_int64(st, 1, position);
   sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -197,7 +195,7 @@ static es_status set_position(es_store *s, const char *name, int64_t position, e
 }
 
 static es_status max_position(es_store *s, int64_t *max, es_error *err) {
-  sqlite3_stmt *st = cached(s, sqlite3_mprintf("SELECT coalesce(max(position), 0) FROM main.es_events"), err);
+  sqlite3_stmt *st = es_store_cached(s, sqlite3_mprintf("SELECT coalesce(max(position), 0) FROM main.es_events"), err);
   if (!st) return err->status;
   int rc = sqlite3_step(st);
   *max = sqlite3_column_int64(st, 0);
@@ -215,7 +213,7 @@ static es_status install_guards(es_store *s, const char *table, es_error *err) {
   static const char *const ops[3] = {"INSERT", "UPDATE", "DELETE"};
   static const char *const names[3] = {"insert", "update", "delete"};
   for (int i = 0; i < 3 && rc == ES_OK; i++)
-    rc = exec(s,
+    rc = es_store_exec(s,
               sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS main.\"es_view_%w_%s\" BEFORE %s ON main.\"%w\""
                               " WHEN es_internal_write(%Q) IS NOT 1 BEGIN SELECT RAISE(ABORT, %Q); END",
                               table, names[i], ops[i], table, table, msg),
@@ -225,7 +223,7 @@ static es_status install_guards(es_store *s, const char *table, es_error *err) {
 }
 
 static es_status drop_guards(es_store *s, const char *table, es_error *err) {
-  return exec(s,
+  return es_store_exec(s,
               sqlite3_mprintf("DROP TRIGGER IF EXISTS main.\"es_view_%w_insert\";"
                               "DROP TRIGGER IF EXISTS main.\"es_view_%w_update\";"
                               "DROP TRIGGER IF EXISTS main.\"es_view_%w_delete\"",
@@ -258,7 +256,7 @@ static es_status insert_row(es_store *s, const char *name, const char *feed, es_
 /* Empty a view's table (its own guard armed), before building it from the start of the log. */
 static es_status clear_table(es_store *s, const char *table, es_error *err) {
   es_store_arm_table(s, table);
-  es_status rc = exec(s, sqlite3_mprintf("DELETE FROM main.\"%w\"", table), "emptying a view's table", err);
+  es_status rc = es_store_exec(s, sqlite3_mprintf("DELETE FROM main.\"%w\"", table), "emptying a view's table", err);
   es_store_arm_table(s, 0);
   return rc;
 }
@@ -268,7 +266,7 @@ static es_status clear_table(es_store *s, const char *table, es_error *err) {
 /* C view: fold each event in (from, to] of a type it handles. */
 static es_status apply_c(es_store *s, const es_view *v, int64_t from, int64_t to, int64_t *applied, es_error *err) {
   sqlite3_stmt *st =
-      cached(s,
+      es_store_cached(s,
              sqlite3_mprintf("SELECT position, version, aggregate_type, aggregate_id, type, recorded_at, data, metadata"
                              " FROM main.es_events WHERE position > ?1 AND position <= ?2 ORDER BY position"),
              err);
@@ -344,7 +342,7 @@ static void notes_clear(event_notes *en) {
 }
 
 static es_status notes_load(es_store *s, int64_t from, int64_t to, event_notes *en, es_error *err) {
-  sqlite3_stmt *q = cached(s, sqlite3_mprintf("SELECT position, type, aggregate_type, aggregate_id, version"
+  sqlite3_stmt *q = es_store_cached(s, sqlite3_mprintf("SELECT position, type, aggregate_type, aggregate_id, version"
                                               " FROM main.es_events WHERE position > ?1 AND position <= ?2"),
                            err);
   if (!q) return err->status;
@@ -429,7 +427,7 @@ static es_status apply_sql(es_store *s, const view_row *r, int64_t from, int64_t
   es_status rc = ES_OK;
   if (applied) {
     char *rows = feed_rows_sql("1", r->feed);
-    sqlite3_stmt *c = cached(s, rows ? sqlite3_mprintf("SELECT count(*) FROM (%s)", rows) : 0, err);
+    sqlite3_stmt *c = es_store_cached(s, rows ? sqlite3_mprintf("SELECT count(*) FROM (%s)", rows) : 0, err);
     sqlite3_free(rows);
     if (!c) return err->status;
     sqlite3_bind_int64(c, 1, from);
@@ -442,7 +440,7 @@ static es_status apply_sql(es_store *s, const view_row *r, int64_t from, int64_t
   /* A command's few events go one by one, so a failure names its event even when a handler's
   ** RAISE(ROLLBACK) leaves nothing to look at afterwards; long catch-ups go in one statement. */
   int one_by_one = to - from <= SMALL_RANGE;
-  sqlite3_stmt *st = cached(s, one_by_one ? feed_insert_one_sql(r->feed) : feed_insert_sql(r->feed), err);
+  sqlite3_stmt *st = es_store_cached(s, one_by_one ? feed_insert_one_sql(r->feed) : feed_insert_sql(r->feed), err);
   if (!st) {
     es_error_prefix(err, "view '%s': its feed %s cannot run: ", r->name, r->feed);
     return err->status;
@@ -482,10 +480,10 @@ static es_status advance(es_store *s, const es_registry *reg, const view_row *r,
 static es_status attach_c(es_store *s, const es_view *v, es_error *err) {
   es_status rc = ensure_views_table(s, err);
   if (rc == ES_OK)
-    rc = exec(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.\"%w\"(%s)", v->def.name, v->def.columns),
+    rc = es_store_exec(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.\"%w\"(%s)", v->def.name, v->def.columns),
               "creating a view's table", err);
   for (int i = 0; rc == ES_OK && i < v->def.n_indexes; i++)
-    rc = exec(s,
+    rc = es_store_exec(s,
               sqlite3_mprintf("CREATE INDEX IF NOT EXISTS main.\"%w_es_index_%d\" ON \"%w\"(%s)", v->def.name, i + 1,
                               v->def.name, v->def.indexes[i]),
               "creating a view's index", err);
@@ -567,7 +565,7 @@ es_status es_views_protect(es_store *s, int *created, es_error *err) {
   sqlite3_finalize(q);
   if (src != SQLITE_ROW) return es_store_error(s->db, src, "checking the guards of read models", err);
   if (*created == 0) return ES_OK;
-  es_status rc = exec(s, sqlite3_mprintf("%s", es_views_sql), "restoring the guards of es_views", err);
+  es_status rc = es_store_exec(s, sqlite3_mprintf("%s", es_views_sql), "restoring the guards of es_views", err);
   if (rc == ES_OK) rc = load_rows(s, &rows, err);
   else memset(&rows, 0, sizeof(rows));
   for (int i = 0; rc == ES_OK && i < rows.n; i++) rc = install_guards(s, rows.rows[i].name, err);
@@ -691,7 +689,7 @@ es_status es_views_drop(es_store *s, const char *name, es_error *err) {
   if (rc == ES_OK) {
     char *sql = sqlite3_mprintf("DELETE FROM main.es_views WHERE name = %Q", name);
     es_store_arm_table(s, "es_views");
-    rc = exec(s, sql, "forgetting a view", err);
+    rc = es_store_exec(s, sql, "forgetting a view", err);
     es_store_arm_table(s, 0);
   }
   rows_free(&rows);
@@ -745,7 +743,7 @@ static char *write_sql(const char *table, int op, const es_field *cols, size_t n
 /* Is column `name` one of the table's primary key columns? *n_pk counts them. */
 static es_status primary_key(es_store *s, const char *table, const es_field *cols, size_t n, unsigned char *is_key,
                              int *n_pk, es_error *err) {
-  sqlite3_stmt *st = cached(s, sqlite3_mprintf("SELECT name FROM pragma_table_info(?1, 'main') WHERE pk > 0"), err);
+  sqlite3_stmt *st = es_store_cached(s, sqlite3_mprintf("SELECT name FROM pragma_table_info(?1, 'main') WHERE pk > 0"), err);
   if (!st) return err->status;
   sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
   int src, missing = 0;
@@ -786,7 +784,7 @@ static es_status upsert(es_store *s, const char *table, const es_field *cols, si
     k = 0;
     for (size_t i = 0; i < n; i++)
       if (is_key[i]) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", k++ ? " AND " : "", cols[i].key, (int)i + 1);
-    sqlite3_stmt *st = cached(s, sqlite3_str_finish(b), err);
+    sqlite3_stmt *st = es_store_cached(s, sqlite3_str_finish(b), err);
     if (!st) return err->status;
     if (bind_all(s, st, cols, n, err) != ES_OK) {
       sqlite3_clear_bindings(st);
@@ -795,7 +793,7 @@ static es_status upsert(es_store *s, const char *table, const es_field *cols, si
     if (run_done(s, st, "updating a row", err) != ES_OK) return err->status;
     if (sqlite3_changes(s->db) > 0) return ES_OK;
   }
-  sqlite3_stmt *st = cached(s, write_sql(table, ES_VIEW_INSERT, cols, n), err);
+  sqlite3_stmt *st = es_store_cached(s, write_sql(table, ES_VIEW_INSERT, cols, n), err);
   if (!st) return err->status;
   if (bind_all(s, st, cols, n, err) != ES_OK) {
     sqlite3_clear_bindings(st);
@@ -808,7 +806,7 @@ static es_status upsert(es_store *s, const char *table, const es_field *cols, si
 static es_status port_write(void *self, const char *table, int op, const es_field *cols, size_t n, es_error *err) {
   es_store *s = self;
   if (op == ES_VIEW_UPSERT) return upsert(s, table, cols, n, err);
-  sqlite3_stmt *st = cached(s, write_sql(table, op, cols, n), err);
+  sqlite3_stmt *st = es_store_cached(s, write_sql(table, op, cols, n), err);
   if (!st) return err->status;
   es_status rc = bind_all(s, st, cols, n, err);
   if (rc == ES_OK) rc = run_done(s, st, op == ES_VIEW_DELETE ? "deleting a row" : "writing a row", err);
@@ -841,7 +839,7 @@ static es_status port_find(void *self, const char *table, const es_field *cols, 
     sqlite3_str_appendf(b, "SELECT * FROM main.\"%w\" WHERE ", table);
     for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", i ? " AND " : "", cols[i].key, (int)i + 1);
     sqlite3_str_appendall(b, by_rowid ? " ORDER BY rowid DESC LIMIT 1" : " LIMIT 1");
-    st = cached(s, sqlite3_str_finish(b), by_rowid ? &attempt : err);
+    st = es_store_cached(s, sqlite3_str_finish(b), by_rowid ? &attempt : err);
     es_error_clear(&attempt);
   }
   if (!st) return err->status;

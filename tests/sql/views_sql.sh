@@ -87,7 +87,7 @@ echo "== failing handlers: setup (the bank's SQL views and a view 'audit' whose 
 with_ext "$fail" <<'EOF'
 SELECT es_submit('account', 'a1', 'OpenAccount', '{"owner":"ada"}');
 SELECT es_submit('account', 'a1', 'Deposit', '{"amount":100}');
-.read examples/bank/views.sql
+.read sql/bank_views.sql
 CREATE TABLE audit(position INTEGER PRIMARY KEY, type TEXT NOT NULL);
 CREATE VIEW audit_feed AS SELECT position, type, aggregate_id AS account_id FROM es_events;
 CREATE TRIGGER audit_on_event INSTEAD OF INSERT ON audit_feed WHEN NEW.type <> 'Withdrawn' BEGIN

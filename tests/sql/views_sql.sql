@@ -128,7 +128,7 @@ SELECT es_submit('account', 'a2', 'OpenAccount', '{"owner":"bob"}');
 SELECT es_submit('account', 'a2', 'Deposit', '{"amount":5}');
 SELECT es_submit('account', 'a2', 'Withdraw', '{"amount":5}');
 SELECT es_submit('account', 'a2', 'CloseAccount');
-.read examples/bank/views.sql
+.read sql/bank_views.sql
 SELECT * FROM account_balances ORDER BY account_id;
 SELECT * FROM account_history ORDER BY position;
 SELECT name, table_name, kind, position, lag FROM es_projections ORDER BY name;

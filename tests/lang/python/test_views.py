@@ -3,7 +3,7 @@
 (1) 10,000 seeded random bank commands (about 50 accounts; opens, deposits, withdrawals and closes,
 many of them rejected, some with a wrong expected_version, some command_id replays and misuses),
 submitted with es_try_submit in BEGIN IMMEDIATE batches to a database with the bank's C views
-(dist/bank_views.so), one with its SQL views (examples/bank/views.sql) and one with none: the
+(dist/bank_views.so), one with its SQL views (sql/bank_views.sql) and one with none: the
 outcomes and the logs are identical; account_balances and account_history equal a fold of es_events
 written here in Python (never reading the view tables); es_rebuild gives the identical table; the
 C and SQL tables are identical; and views defined after all the events (SQL and C, on copies of the
@@ -28,7 +28,7 @@ DIST = os.environ.get("ES_DIST") or os.path.join(ROOT, "dist")
 ES = os.path.join(DIST, "es.so")
 BANK = os.path.join(DIST, "bank.so")
 BANK_VIEWS = os.path.join(DIST, "bank_views.so")
-VIEWS_SQL = os.path.join(ROOT, "examples", "bank", "views.sql")
+VIEWS_SQL = os.path.join(ROOT, "sql", "bank_views.sql")
 
 SEED = 20261128
 N_COMMANDS = 10000

@@ -1,4 +1,5 @@
--- views.sql — the bank's two read models, defined in SQL alone (load after es and bank).
+-- bank_views.sql — the bank's two read models, defined in SQL alone (load after es, and after the
+-- bank aggregate: examples/bank/bank.c or sql/bank_aggregate.sql).
 --
 -- A read model is a table, a feed (a view over es_events exposing the event's fields as named
 -- columns) and one handler per event type: an INSTEAD OF INSERT trigger on the feed. sqlite-es
