@@ -1,15 +1,16 @@
--- demo_sql_views.sql — the same bank, with its read models defined in SQL (sql/bank_views.sql).
+-- demo_sql_views.sql — the same bank defined in SQL alone (sql/bank.sql): aggregate and read models.
 .load ./dist/es
-.load ./dist/bank
 .mode table --wrap 0
-SELECT es_submit('account', 'acc-1', 'OpenAccount', '{"owner":"ada"}') AS v1,
-       es_submit('account', 'acc-1', 'Deposit', '{"amount":100}') AS v2,
-       es_submit('account', 'acc-1', 'Withdraw', '{"amount":30}') AS v3;
-.print '== Defining the read models after the events builds them from the whole log (views.sql)'
-.read sql/bank_views.sql
-.print ''
-.print '== From now on every command updates them in its own transaction'
-SELECT es_submit('account', 'acc-2', 'OpenAccount', '{"owner":"grace"}') AS version;
+.print '== sql/bank.sql: the aggregate (deciders and an evolver as views) and both read models, in plain SQL'
+.output /dev/null
+.read sql/bank.sql
+.output stdout
+SELECT 'acc-1 OpenAccount ada' AS command, es_submit('account', 'acc-1', 'OpenAccount', '{"owner":"ada"}') AS version
+UNION ALL SELECT 'acc-1 Deposit 100', es_submit('account', 'acc-1', 'Deposit', '{"amount":100}')
+UNION ALL SELECT 'acc-1 Withdraw 30', es_submit('account', 'acc-1', 'Withdraw', '{"amount":30}');
+SELECT es_submit('account', 'acc-1', 'Withdraw', '{"amount":500}');
+SELECT es_try_submit('account', 'acc-1', 'Deposit', '{"amount":"lots"}') AS outcome;
+SELECT es_state('account', 'acc-1') AS state;
 SELECT * FROM account_balances;
 SELECT * FROM account_history;
 SELECT * FROM es_projections;

@@ -10,5 +10,5 @@ echo "(\"Runtime error\" lines are commands the aggregate refused, or writes the
 echo
 sqlite3 "$dir/bank.db" < examples/bank/demo.sql 2>&1 || true
 echo
-echo "== Part 2: the same bank with its read models written in SQL (sql/bank_views.sql)"
+echo "== Part 2: the same bank written in SQL alone (sql/bank.sql)"
 sqlite3 "$dir/bank_sql.db" < examples/bank/demo_sql_views.sql 2>&1 || true
