@@ -58,6 +58,9 @@ static const struct {
     {"es_require", 3, SQLITE_UTF8 | SQLITE_INNOCUOUS, es_require_fn},
     {"es_payload_int", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, es_payload_int_fn},
     {"es_payload_text", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, es_payload_text_fn},
+    /* Runs deciders and evolvers against events in memory: it writes nothing. */
+    {"es_test_command", 3, SQLITE_UTF8, es_test_command_fn},
+    {"es_test_command", 4, SQLITE_UTF8, es_test_command_fn},
     /* Called by the protection triggers, so it cannot be DIRECTONLY; INNOCUOUS so the triggers
     ** also work under trusted_schema=OFF. Audited: outside the append step it returns 0 and does
     ** nothing; it only ever consumes the one write the store armed. */
