@@ -184,7 +184,10 @@ static es_status sql_evolve(void *user, void *state, const es_event *ev) {
   sql_state *st = state;
   const char *view = handler_view(a->evolvers, a->n_evolvers, ev->type);
   es_error err = {0};
-  if (!view) return ES_OK; /* no evolver for this event type: the state does not change */
+  if (!view) { /* no evolver for this event type: the state does not change, its version does */
+    st->version = ev->version;
+    return ES_OK;
+  }
   sqlite3_stmt *q = es_store_cached(c->store, sqlite3_mprintf("SELECT state FROM main.\"%w\"", view), &err);
   es_error_clear(&err);
   if (!q) return view_failed(c, &ev->data, "evolver", view);
@@ -216,6 +219,9 @@ static es_status sql_evolve(void *user, void *state, const es_event *ev) {
       } else {
         rc = ES_NOMEM;
       }
+      if (rc == ES_OK && sqlite3_step(q) == SQLITE_ROW)
+        rc = complain(&ev->data, ES_INVALID_ARGUMENT,
+                      es_mem_printf("evolver %s returned more than one row for event '%s'", view, ev->type));
     } else {
       rc = ES_INVALID_PAYLOAD;
     }
@@ -420,8 +426,12 @@ void es_require_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   es_mem_free(c->sql_reject_message);
   c->sql_reject_reason = es_mem_strdup(reason && *reason ? reason : "rejected");
   c->sql_reject_message = es_mem_strdup(message ? message : "command rejected");
-  es_result_errorf(ctx, ES_REJECTED, "(%s): %s", c->sql_reject_reason ? c->sql_reject_reason : "rejected",
-                   c->sql_reject_message ? c->sql_reject_message : "command rejected");
+  es_error e = {.status = ES_REJECTED,
+                .reason = es_mem_strdup(c->sql_reject_reason ? c->sql_reject_reason : "rejected"),
+                .message = es_mem_strdup(c->sql_reject_message ? c->sql_reject_message : "command rejected")};
+  if (!e.reason || !e.message) e.status = ES_NOMEM;
+  es_result_error(ctx, &e);
+  es_error_clear(&e);
 }
 
 void es_sql_clear_outcome(es_conn *c) {
@@ -522,6 +532,25 @@ static int declares(const char *events, const char *type) {
   return found;
 }
 
+/* A redefinition must still declare every event type its log holds: replay needs them. */
+static es_status check_logged_types(es_conn *c, const def_args *a, es_error *err) {
+  if (!es_store_exists(c->store)) return ES_OK;
+  sqlite3_stmt *q = es_store_cached(
+      c->store, sqlite3_mprintf("SELECT DISTINCT type FROM main.es_events WHERE aggregate_type = ?1"), err);
+  if (!q) return err->status;
+  sqlite3_bind_text(q, 1, a->aggregate, -1, SQLITE_STATIC);
+  es_status rc = ES_OK;
+  while (rc == ES_OK && sqlite3_step(q) == SQLITE_ROW) {
+    const char *type = (const char *)sqlite3_column_text(q, 0);
+    if (type && !declares(a->events, type))
+      rc = es_error_set(err, ES_INVALID_ARGUMENT,
+                        "aggregate type '%s' has events of type '%s' in its log: keep declaring it", a->aggregate, type);
+  }
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  return rc;
+}
+
 static es_status store_definition(es_conn *c, const def_args *a, es_error *err) {
   es_status rc = ES_OK;
   char *events = 0;
@@ -529,8 +558,11 @@ static es_status store_definition(es_conn *c, const def_args *a, es_error *err) 
     const es_agg *existing = es_registry_find(c->registry, a->aggregate);
     if (existing && existing->xDestroy != sql_agg_free)
       return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s' is defined in C on this connection", a->aggregate);
-    if (check_aggregate_args(a, err) != ES_OK) return err->status;
+    if (check_aggregate_args(a, err) != ES_OK || check_logged_types(c, a, err) != ES_OK) return err->status;
   } else {
+    const es_agg *existing = es_registry_find(c->registry, a->aggregate);
+    if (existing && existing->xDestroy != sql_agg_free)
+      return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s' is defined in C on this connection", a->aggregate);
     if (stored_events(c, a->aggregate, &events, err) != ES_OK) return err->status;
     if (a->kind == DEF_EVOLVER && a->name[0] && !declares(events, a->name))
       rc = es_error_set(err, ES_UNDECLARED_EVENT, "aggregate type '%s' does not declare event type '%s'", a->aggregate,
