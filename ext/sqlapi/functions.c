@@ -7,6 +7,7 @@
 
 #include "../domain/command.h"
 #include "../domain/mem.h"
+#include "../domain/query.h"
 #include "conn.h"
 #include "errors.h"
 #include "functions.h"
@@ -88,6 +89,18 @@ void es_debug_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                             SQLITE_VERSION, ES_STORAGE_FORMAT, ES_BUILD_FLAGS);
   if (z) sqlite3_result_text(ctx, z, -1, sqlite3_free);
   else sqlite3_result_error_nomem(ctx);
+}
+
+/* es_hash(text): the consumer-group hash of an aggregate id (domain/query.c). */
+void es_hash_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  const char *z = (const char *)sqlite3_value_text(argv[0]);
+  if (!z) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_int64(ctx, es_group_hash(z, (size_t)sqlite3_value_bytes(argv[0])));
 }
 
 /* es_config(name [, value]): read or change a per-connection setting; returns its value. */

@@ -160,6 +160,7 @@ static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, i
     es_error_set(&err, ES_INVALID_ARGUMENT, "after_version must be an integer, got %s", es_value_type_name(argv[2]));
     goto fail;
   }
+  es_conn_ensure_close_hook(v->conn); /* es_store_open caches statements */
   if (es_store_open(v->conn->store, 0, &err) != ES_OK) goto fail;
   if (!es_store_exists(v->conn->store)) {
     c->eof = 1;

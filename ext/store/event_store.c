@@ -21,6 +21,8 @@ const char es_schema_sql[] =
     " command_id TEXT,"
     " recorded_at TEXT NOT NULL,"
     " UNIQUE (aggregate_type, aggregate_id, version));"
+    "CREATE INDEX IF NOT EXISTS main.es_events_by_category ON es_events(aggregate_type, position);"
+    "CREATE INDEX IF NOT EXISTS main.es_events_by_type ON es_events(type, position);"
     "CREATE TABLE IF NOT EXISTS main.es_commands("
     " command_id TEXT PRIMARY KEY NOT NULL,"
     " aggregate_type TEXT NOT NULL,"

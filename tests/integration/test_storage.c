@@ -41,6 +41,8 @@ static void exec_without_es(fx *f, const char *sql) {
 #define ES_SCHEMA "SELECT type, name, tbl_name FROM main.sqlite_schema WHERE name GLOB 'es_*' ORDER BY type, name"
 
 static const char full_schema[] =
+    "index|es_events_by_category|es_events\n"
+    "index|es_events_by_type|es_events\n"
     "table|es_commands|es_commands\n"
     "table|es_events|es_events\n"
     "table|es_meta|es_meta\n"

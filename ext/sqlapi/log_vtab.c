@@ -1,0 +1,292 @@
+/*
+** log_vtab.c — es_log: the whole log as a read-only table whose constraints become a query struct
+** (domain/query.h), translated to SQL by the storage layer (store/query_translate.c), so that
+** `SELECT … FROM es_log WHERE aggregate_type = 'account' AND position > 1000` reads an index
+** instead of the whole log. Rows always come in position order, and the planner is told so.
+**
+** Plan: idxStr holds one letter per argv value, saying what it constrains:
+**   p position =   g position >   G position >=   l position <   L position <=
+**   t aggregate_type =   i aggregate_id =   e type =   (upper case T I E: IN, all values at once)
+**   v version >    V version >=   n LIMIT
+*/
+#include <string.h>
+
+#include "../domain/mem.h"
+#include "../domain/query.h"
+#include "../store/query_translate.h"
+#include "conn.h"
+#include "errors.h"
+#include "vtabs.h"
+
+enum { COL_POSITION, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_VERSION, COL_TYPE, COL_DATA, COL_METADATA,
+       COL_COMMAND_ID, COL_RECORDED_AT };
+
+typedef struct log_vtab {
+  sqlite3_vtab base; /* must be first */
+  es_conn *conn;
+} log_vtab;
+
+typedef struct log_cursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  sqlite3_stmt *st;          /* NULL when there is no log yet */
+  int eof;
+  char *texts[3 * ES_QUERY_MAX_LIST]; /* copies of the text values the query points to */
+  int n_texts;
+} log_cursor;
+
+static void forget_texts(log_cursor *c) {
+  for (int i = 0; i < c->n_texts; i++) sqlite3_free(c->texts[i]);
+  c->n_texts = 0;
+}
+
+static int log_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err) {
+  (void)argc, (void)argv, (void)err;
+  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(position INTEGER, aggregate_type TEXT, aggregate_id TEXT,"
+                                    " version INTEGER, type TEXT, data TEXT, metadata TEXT, command_id TEXT,"
+                                    " recorded_at TEXT)");
+  if (rc != SQLITE_OK) return rc;
+  log_vtab *v = sqlite3_malloc64(sizeof(*v));
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof(*v));
+  v->conn = aux;
+  es_conn_ref(v->conn);
+  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+  *out = &v->base;
+  return SQLITE_OK;
+}
+
+static int log_disconnect(sqlite3_vtab *p) {
+  log_vtab *v = (log_vtab *)p;
+  es_conn_unref(v->conn);
+  sqlite3_free(v);
+  return SQLITE_OK;
+}
+
+/* The plan letter for a usable constraint, or 0 when es_log cannot use it. */
+static char plan_letter(int column, int op) {
+  static const struct { int column, op; char letter; } map[] = {
+      {COL_POSITION, SQLITE_INDEX_CONSTRAINT_EQ, 'p'},       {COL_POSITION, SQLITE_INDEX_CONSTRAINT_GT, 'g'},
+      {COL_POSITION, SQLITE_INDEX_CONSTRAINT_GE, 'G'},       {COL_POSITION, SQLITE_INDEX_CONSTRAINT_LT, 'l'},
+      {COL_POSITION, SQLITE_INDEX_CONSTRAINT_LE, 'L'},       {COL_AGGREGATE_TYPE, SQLITE_INDEX_CONSTRAINT_EQ, 't'},
+      {COL_AGGREGATE_ID, SQLITE_INDEX_CONSTRAINT_EQ, 'i'},   {COL_TYPE, SQLITE_INDEX_CONSTRAINT_EQ, 'e'},
+      {COL_VERSION, SQLITE_INDEX_CONSTRAINT_GT, 'v'},        {COL_VERSION, SQLITE_INDEX_CONSTRAINT_GE, 'V'},
+  };
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if (map[i].column == column && map[i].op == op) return map[i].letter;
+  return 0;
+}
+
+static int log_best_index(sqlite3_vtab *p, sqlite3_index_info *info) {
+  (void)p;
+  char plan[64];
+  int n = 0, all_used = 1;
+  double cost = 1e7;
+  int ordered = info->nOrderBy == 0 ||
+                (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == COL_POSITION && !info->aOrderBy[0].desc);
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (c->op != SQLITE_INDEX_CONSTRAINT_LIMIT && (!c->usable || !plan_letter(c->iColumn, c->op))) all_used = 0;
+  }
+  for (int i = 0; i < info->nConstraint && n < (int)sizeof(plan) - 2; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (!c->usable) continue;
+    /* LIMIT applies to our rows only when they are the final rows: every term ours, our order. */
+    char letter = c->op == SQLITE_INDEX_CONSTRAINT_LIMIT ? (ordered && all_used ? 'n' : 0) : plan_letter(c->iColumn, c->op);
+    if (!letter) continue;
+#if SQLITE_VERSION_NUMBER >= 3038000
+    /* An IN list on a text column: all its values at once, so rows stay in position order. */
+    if ((letter == 't' || letter == 'i' || letter == 'e') && sqlite3_libversion_number() >= 3038000 &&
+        sqlite3_vtab_in(info, i, 1))
+      letter = (char)(letter - 'a' + 'A');
+#endif
+    plan[n++] = letter;
+    info->aConstraintUsage[i].argvIndex = n;
+    info->aConstraintUsage[i].omit = 1;
+    if (letter == 'i' || letter == 'I') cost = cost > 10 ? 10 : cost;
+    else if (letter == 'p') cost = 1;
+    else if (letter == 't' || letter == 'T' || letter == 'e' || letter == 'E' || letter == 'g' || letter == 'G')
+      cost = cost > 1000 ? 1000 : cost;
+  }
+  plan[n] = 0;
+  info->idxStr = sqlite3_mprintf("%s", plan);
+  info->needToFreeIdxStr = 1;
+  if (!info->idxStr) return SQLITE_NOMEM;
+  info->estimatedCost = cost;
+  info->estimatedRows = (sqlite3_int64)cost;
+  if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == COL_POSITION && !info->aOrderBy[0].desc)
+    info->orderByConsumed = 1;
+  return SQLITE_OK;
+}
+
+static int log_open(sqlite3_vtab *p, sqlite3_vtab_cursor **out) {
+  (void)p;
+  log_cursor *c = sqlite3_malloc64(sizeof(*c));
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+static int log_close(sqlite3_vtab_cursor *cur) {
+  forget_texts((log_cursor *)cur);
+  sqlite3_finalize(((log_cursor *)cur)->st);
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+static int vtab_fail(sqlite3_vtab *v, es_error *err) {
+  char *msg = es_error_format(err);
+  sqlite3_free(v->zErrMsg);
+  v->zErrMsg = msg ? sqlite3_mprintf("%s", msg) : 0;
+  es_mem_free(msg);
+  int rc = err->status == ES_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+  es_error_clear(err);
+  return rc;
+}
+
+/* Add one constraint value to the query; text lists take every value of an IN at once.
+** *nothing is set when no row can match (an IN list of NULLs only). */
+static es_status add_text(log_cursor *c, es_query_list *list, sqlite3_value *v, es_error *err) {
+  if (c->n_texts >= (int)(sizeof(c->texts) / sizeof(*c->texts)) || list->n >= ES_QUERY_MAX_LIST)
+    return es_error_set(err, ES_INVALID_ARGUMENT, "es_log: more than %d values in one list", ES_QUERY_MAX_LIST);
+  char *z = sqlite3_mprintf("%s", (const char *)sqlite3_value_text(v)); /* IN values do not outlive the step */
+  if (!z) return es_error_set(err, ES_NOMEM, 0);
+  c->texts[c->n_texts++] = z;
+  es_query_list_add(list, z);
+  return ES_OK;
+}
+
+static es_status add_value(log_cursor *c, es_log_query *q, char letter, sqlite3_value *v, int *nothing, es_error *err) {
+  int64_t i = sqlite3_value_int64(v);
+  es_query_list *list = 0;
+  switch (letter) {
+    case 'p': /* position = i: the range (i - 1, i] */
+      if (i - 1 > q->after_position) q->after_position = i - 1;
+      if (!q->up_to_position || i < q->up_to_position) q->up_to_position = i;
+      return ES_OK;
+    case 'g':
+      if (i > q->after_position) q->after_position = i;
+      return ES_OK;
+    case 'G':
+      if (i - 1 > q->after_position) q->after_position = i - 1;
+      return ES_OK;
+    case 'l': /* up_to_position -1: nothing can match */
+      if (!q->up_to_position || i - 1 < q->up_to_position) q->up_to_position = i - 1 > 0 ? i - 1 : -1;
+      return ES_OK;
+    case 'L':
+      if (!q->up_to_position || i < q->up_to_position) q->up_to_position = i > 0 ? i : -1;
+      return ES_OK;
+    case 'v':
+      if (i > q->after_version) q->after_version = i;
+      return ES_OK;
+    case 'V':
+      if (i - 1 > q->after_version) q->after_version = i - 1;
+      return ES_OK;
+    case 'n':
+      q->limit = i > 0 ? i : -1;
+      return ES_OK;
+    case 't':
+    case 'T':
+      list = &q->aggregate_types;
+      break;
+    case 'i':
+    case 'I':
+      list = &q->aggregate_ids;
+      break;
+    default:
+      list = &q->event_types;
+      break;
+  }
+  if (letter >= 'a') return add_text(c, list, v, err); /* compared as text, as TEXT affinity would */
+#if SQLITE_VERSION_NUMBER >= 3038000
+  sqlite3_value *x = 0;
+  for (int rc = sqlite3_vtab_in_first(v, &x); rc == SQLITE_OK && x; rc = sqlite3_vtab_in_next(v, &x))
+    if (sqlite3_value_type(x) != SQLITE_NULL && add_text(c, list, x, err) != ES_OK) return err->status;
+  if (!list->n) *nothing = 1;
+#else
+  (void)nothing;
+#endif
+  return ES_OK;
+}
+
+static int log_next(sqlite3_vtab_cursor *cur) {
+  log_cursor *c = (log_cursor *)cur;
+  if (!c->st) {
+    c->eof = 1;
+    return SQLITE_OK;
+  }
+  int rc = sqlite3_step(c->st);
+  if (rc == SQLITE_ROW) return SQLITE_OK;
+  c->eof = 1;
+  if (rc == SQLITE_DONE) return SQLITE_OK;
+  es_error err = {0};
+  es_store_error(sqlite3_db_handle(c->st), rc, "reading the log", &err);
+  return vtab_fail(cur->pVtab, &err);
+}
+
+static int log_filter(sqlite3_vtab_cursor *cur, int idx, const char *plan, int argc, sqlite3_value **argv) {
+  log_cursor *c = (log_cursor *)cur;
+  log_vtab *v = (log_vtab *)cur->pVtab;
+  es_log_query q;
+  es_translated t;
+  es_error err = {0};
+  (void)idx;
+  memset(&q, 0, sizeof(q));
+  memset(&t, 0, sizeof(t));
+  sqlite3_finalize(c->st);
+  c->st = 0;
+  c->eof = 1;
+  forget_texts(c);
+  int nothing = 0;
+  for (int i = 0; i < argc && plan && plan[i]; i++) {
+    if (plan[i] >= 'a' && sqlite3_value_type(argv[i]) == SQLITE_NULL) nothing = 1; /* x = NULL is never true */
+    else if (add_value(c, &q, plan[i], argv[i], &nothing, &err) != ES_OK) return vtab_fail(cur->pVtab, &err);
+  }
+  if (nothing || q.up_to_position < 0 || q.limit < 0) return SQLITE_OK;
+  es_conn_ensure_close_hook(v->conn); /* es_store_open caches statements */
+  if (es_store_open(v->conn->store, 0, &err) != ES_OK) return vtab_fail(cur->pVtab, &err);
+  if (!es_store_exists(v->conn->store)) return SQLITE_OK;
+  if (es_translate_log_query(&q, &t, &err) != ES_OK) return vtab_fail(cur->pVtab, &err);
+  int rc = sqlite3_prepare_v2(v->conn->db, t.sql, -1, &c->st, 0);
+  for (int i = 0; rc == SQLITE_OK && i < t.n_binds; i++)
+    rc = t.binds[i].kind == ES_BIND_INT ? sqlite3_bind_int64(c->st, i + 1, t.binds[i].i)
+                                        : sqlite3_bind_text(c->st, i + 1, t.binds[i].text, -1, SQLITE_TRANSIENT);
+  es_translated_clear(&t);
+  if (rc != SQLITE_OK) {
+    es_store_error(v->conn->db, rc, "reading the log", &err);
+    return vtab_fail(cur->pVtab, &err);
+  }
+  c->eof = 0;
+  return log_next(cur);
+}
+
+static int log_eof(sqlite3_vtab_cursor *cur) { return ((log_cursor *)cur)->eof; }
+
+static int log_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+  sqlite3_result_value(ctx, sqlite3_column_value(((log_cursor *)cur)->st, col));
+  return SQLITE_OK;
+}
+
+static int log_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
+  *rowid = sqlite3_column_int64(((log_cursor *)cur)->st, COL_POSITION);
+  return SQLITE_OK;
+}
+
+static const sqlite3_module log_module = {
+    .iVersion = 0,
+    .xConnect = log_connect,
+    .xBestIndex = log_best_index,
+    .xDisconnect = log_disconnect,
+    .xOpen = log_open,
+    .xClose = log_close,
+    .xFilter = log_filter,
+    .xNext = log_next,
+    .xEof = log_eof,
+    .xColumn = log_column,
+    .xRowid = log_rowid,
+};
+
+int es_register_log_vtab(sqlite3 *db, es_conn *c) {
+  es_conn_ref(c);
+  return sqlite3_create_module_v2(db, "es_log", &log_module, c, es_conn_unref);
+}
