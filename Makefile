@@ -63,7 +63,8 @@ deps-test:
 # ---- tests ----
 
 UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(filter-out tests/unit/fake_%.c,$(wildcard tests/unit/test_*.c)))
-UNIT_SUPPORT = tests/unit/fake_mem.c tests/unit/fake_store.c tests/unit/sample_aggregates.c tests/unit/fake_view_store.c
+UNIT_SUPPORT = tests/unit/fake_mem.c tests/unit/fake_store.c tests/unit/sample_aggregates.c tests/unit/fake_view_store.c \
+  ext/store/query_translate.c
 UNIT_CFLAGS = $(CSTD) $(WARN) -g -Iext
 
 build/unit/%: tests/unit/%.c $(DOMAIN_SRC) $(UNIT_SUPPORT) $(EXT_HDR) $(wildcard tests/unit/*.h)

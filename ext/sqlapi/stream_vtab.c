@@ -10,6 +10,8 @@
 
 #include "../domain/command.h"
 #include "../domain/mem.h"
+#include "../domain/query.h"
+#include "../store/query_translate.h"
 #include "conn.h"
 #include "errors.h"
 #include "vtabs.h"
@@ -166,17 +168,23 @@ static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, i
     c->eof = 1;
     return SQLITE_OK;
   }
-  rc = sqlite3_prepare_v2(v->conn->db,
-                          "SELECT position, version, type, data, metadata, command_id, recorded_at FROM main.es_events"
-                          " WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND version > ?3 ORDER BY version",
-                          -1, &c->st, 0);
+  /* The same machinery as es_log: a query struct, translated by the storage layer. */
+  es_log_query q;
+  es_translated t;
+  memset(&q, 0, sizeof(q));
+  es_query_list_add(&q.aggregate_types, (const char *)sqlite3_value_text(argv[0]));
+  es_query_list_add(&q.aggregate_ids, (const char *)sqlite3_value_text(argv[1]));
+  q.after_version = (mask & 4) ? sqlite3_value_int64(argv[2]) : 0;
+  if (es_translate_log_query(&q, &t, &err) != ES_OK) goto fail;
+  rc = sqlite3_prepare_v2(v->conn->db, t.sql, -1, &c->st, 0);
+  for (int i = 0; rc == SQLITE_OK && i < t.n_binds; i++)
+    rc = t.binds[i].kind == ES_BIND_INT ? sqlite3_bind_int64(c->st, i + 1, t.binds[i].i)
+                                        : sqlite3_bind_text(c->st, i + 1, t.binds[i].text, -1, SQLITE_TRANSIENT);
+  es_translated_clear(&t);
   if (rc != SQLITE_OK) {
     es_store_error(v->conn->db, rc, "reading a stream", &err);
     goto fail;
   }
-  sqlite3_bind_value(c->st, 1, argv[0]);
-  sqlite3_bind_value(c->st, 2, argv[1]);
-  sqlite3_bind_int64(c->st, 3, (mask & 4) ? sqlite3_value_int64(argv[2]) : 0);
   return stream_next(cur);
 fail:
   c->eof = 1;
@@ -195,12 +203,16 @@ static int stream_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col
     else if (col == COL_AFTER_VERSION) sqlite3_result_int(ctx, 0);
     return SQLITE_OK;
   }
-  sqlite3_result_value(ctx, sqlite3_column_value(c->st, col));
+  /* The translated query's columns: position, aggregate_type, aggregate_id, version, type, data,
+  ** metadata, command_id, recorded_at. */
+  static const int from[] = {[COL_POSITION] = 0, [COL_VERSION] = 3, [COL_TYPE] = 4, [COL_DATA] = 5,
+                             [COL_METADATA] = 6, [COL_COMMAND_ID] = 7, [COL_RECORDED_AT] = 8};
+  sqlite3_result_value(ctx, sqlite3_column_value(c->st, from[col]));
   return SQLITE_OK;
 }
 
 static int stream_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
-  *rowid = sqlite3_column_int64(((stream_cursor *)cur)->st, COL_POSITION);
+  *rowid = sqlite3_column_int64(((stream_cursor *)cur)->st, 0); /* position */
   return SQLITE_OK;
 }
 

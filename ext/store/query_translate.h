@@ -24,7 +24,8 @@ typedef struct es_translated {
 } es_translated;
 
 /* SELECT position, aggregate_type, aggregate_id, version, type, data, metadata, command_id,
-** recorded_at FROM main.es_events WHERE … ORDER BY position [LIMIT ?]. */
+** recorded_at FROM main.es_events [INDEXED BY the stream index] WHERE … ORDER BY position
+** (version, for one stream: the same order) [LIMIT ?]. */
 es_status es_translate_log_query(const es_log_query *q, es_translated *out, es_error *err);
 void es_translated_clear(es_translated *t);
 
