@@ -40,6 +40,22 @@ void es_conn_unref(void *p) {
   sqlite3_free(c);
 }
 
+es_status es_conn_atomic(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg, es_error *err) {
+  es_txn_kind kind;
+  es_conn_ensure_close_hook(c);
+  if (es_txn_begin(&c->txn, fname, &kind, err)) return err->status;
+  if (kind == ES_TXN_TOP) es_store_settle(c->store); /* no earlier transaction is still open */
+  es_store_begin_call(c->store);
+  c->in_command = 1;
+  es_status rc = es_store_open(c->store, guarded, err);
+  if (rc == ES_OK) rc = work(c, arg, err);
+  c->in_command = 0;
+  if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
+  es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
+  es_txn_explain_busy(kind, err);
+  return rc;
+}
+
 /* Make sure the close hook (aggregates_vtab.c) is connected before statements are cached, so
 ** sqlite3_close() finds none left unfinalized. */
 void es_conn_ensure_close_hook(es_conn *c) {

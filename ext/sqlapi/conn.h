@@ -54,6 +54,14 @@ void es_conn_unref(void *c); /* the xDestroy of every registration */
 void es_conn_flush(es_conn *c);
 
 void es_conn_ensure_close_hook(es_conn *c);
+
+/*
+** Run work atomically under the transaction policy (txn_policy.c): the storage is checked
+** (protection too, when guarded), then work runs; it is committed when work succeeds and rolled
+** back (only what it wrote) when it fails. Every write-side SQL function goes through here.
+*/
+typedef es_status (*es_work_fn)(es_conn *c, void *arg, es_error *err);
+es_status es_conn_atomic(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg, es_error *err);
 /* Load the SQL aggregate definitions into the registry when they changed (sql_aggregates.c). */
 es_status es_sql_aggregates_sync(es_conn *c, es_error *err);
 void es_sql_clear_outcome(es_conn *c);

@@ -147,18 +147,14 @@ void es_internal_write_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 }
 
 /* es_protect(): recreate missing protection triggers; returns how many were. */
+static es_status protect_step(es_conn *c, void *arg, es_error *err) { return es_store_protect(c->store, arg, err); }
+
 void es_protect_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   es_conn *c = sqlite3_user_data(ctx);
   es_error err = {0};
-  es_txn_kind kind;
   int created = 0;
   (void)argc, (void)argv;
-  es_conn_ensure_close_hook(c);
-  if (es_txn_begin(&c->txn, "es_protect", &kind, &err) == ES_OK) {
-    if (kind == ES_TXN_TOP) es_store_settle(c->store);
-    if (es_store_protect(c->store, &created, &err) == ES_OK) es_txn_commit(&c->txn, kind, &err);
-    else es_txn_rollback(&c->txn, kind, created > 0);
-  }
+  es_conn_atomic(c, "es_protect", 0, protect_step, &created, &err); /* not guarded: it repairs the guards */
   if (err.status == ES_OK) sqlite3_result_int(ctx, created);
   else es_result_error(ctx, &err);
   es_error_clear(&err);

@@ -605,21 +605,16 @@ static es_status store_definition(es_conn *c, const def_args *a, es_error *err) 
   return rc;
 }
 
+static es_status define_step(es_conn *c, void *arg, es_error *err) {
+  es_status rc = store_definition(c, arg, err);
+  return rc == ES_OK ? es_sql_aggregates_sync(c, err) : rc;
+}
+
 /* Run a definition in its own unit of work, then load it on this connection. */
 static void define(sqlite3_context *ctx, const char *fname, def_args *a) {
   es_conn *c = sqlite3_user_data(ctx);
   es_error err = {0};
-  es_txn_kind kind;
-  es_conn_ensure_close_hook(c);
-  if (es_txn_begin(&c->txn, fname, &kind, &err) == ES_OK) {
-    if (kind == ES_TXN_TOP) es_store_settle(c->store);
-    es_store_begin_call(c->store);
-    es_status rc = es_store_open(c->store, 1, &err);
-    if (rc == ES_OK) rc = store_definition(c, a, &err);
-    if (rc == ES_OK) rc = es_sql_aggregates_sync(c, &err);
-    if (rc == ES_OK) es_txn_commit(&c->txn, kind, &err);
-    else es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
-  }
+  es_conn_atomic(c, fname, 1, define_step, a, &err);
   if (err.status == ES_OK) sqlite3_result_int(ctx, 1);
   else es_result_error(ctx, &err);
   es_error_clear(&err);

@@ -54,29 +54,31 @@ static es_status read_args(const char *fname, int argc, sqlite3_value **argv, es
   return ES_OK;
 }
 
+typedef struct submit_work {
+  es_command_request req;
+  es_command_result *res;
+} submit_work;
+
+/* Decide and append, then bring the read models up to date: one unit of work. */
+static es_status run_command(es_conn *c, void *arg, es_error *err) {
+  submit_work *w = arg;
+  es_event_store port = es_store_port(c->store);
+  es_status rc = es_command_run(c->registry, &port, &w->req, w->res, err);
+  if (rc == ES_OK && w->res->n_events) rc = es_views_catch_up(c->store, c->registry, err);
+  return rc;
+}
+
 es_status es_sql_submit(es_conn *c, const char *fname, int argc, sqlite3_value **argv, es_command_result *res,
                         es_error *err) {
-  es_command_request req;
-  es_txn_kind kind;
+  submit_work w = {.res = res};
+  es_command_request *req = &w.req;
   memset(res, 0, sizeof(*res));
-  if (read_args(fname, argc, argv, &req, err)) return err->status;
-  req.max_payload_bytes = (size_t)c->max_payload_bytes;
+  if (read_args(fname, argc, argv, req, err)) return err->status;
+  req->max_payload_bytes = (size_t)c->max_payload_bytes;
   es_conn_ensure_close_hook(c);
   if (es_sql_aggregates_sync(c, err)) return err->status; /* definitions stored in the database */
-  if (es_command_check(c->registry, &req, err)) return err->status; /* cheap refusals take no lock */
-  if (es_txn_begin(&c->txn, fname, &kind, err)) return err->status;
-  if (kind == ES_TXN_TOP) es_store_settle(c->store); /* no earlier transaction is still open */
-  es_store_begin_call(c->store);
-  es_event_store port = es_store_port(c->store);
-  es_status rc = es_store_open(c->store, 1, err);
-  c->in_command = 1;
-  if (rc == ES_OK) rc = es_command_run(c->registry, &port, &req, res, err);
-  if (rc == ES_OK && res->n_events) rc = es_views_catch_up(c->store, c->registry, err); /* same transaction */
-  c->in_command = 0;
-  if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
-  es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
-  es_txn_explain_busy(kind, err);
-  return rc;
+  if (es_command_check(c->registry, req, err)) return err->status; /* cheap refusals take no lock */
+  return es_conn_atomic(c, fname, 1, run_command, &w, err);
 }
 
 void es_submit_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

@@ -22,24 +22,24 @@ static es_status name_arg(sqlite3_value *v, const char *what, const char **out, 
 
 typedef enum { VIEW_CREATE, VIEW_REBUILD, VIEW_DROP } view_op;
 
+typedef struct view_work {
+  view_op op;
+  const char *name, *feed;
+  int64_t *applied;
+} view_work;
+
+static es_status view_step(es_conn *c, void *arg, es_error *err) {
+  view_work *w = arg;
+  if (w->op == VIEW_CREATE) return es_views_define_sql(c->store, c->registry, w->name, w->feed, w->applied, err);
+  if (w->op == VIEW_REBUILD) return es_views_rebuild(c->store, c->registry, w->name, w->applied, err);
+  return es_views_drop(c->store, w->name, err);
+}
+
 /* Run one view operation in its own unit of work; *applied counts the events fed. */
 static es_status run_view_op(es_conn *c, const char *fname, view_op op, const char *name, const char *feed,
                              int64_t *applied, es_error *err) {
-  es_txn_kind kind;
-  es_conn_ensure_close_hook(c);
-  if (es_txn_begin(&c->txn, fname, &kind, err)) return err->status;
-  if (kind == ES_TXN_TOP) es_store_settle(c->store);
-  es_store_begin_call(c->store);
-  c->in_command = 1;
-  es_status rc = es_store_open(c->store, 1, err);
-  if (rc == ES_OK && op == VIEW_CREATE) rc = es_views_define_sql(c->store, c->registry, name, feed, applied, err);
-  if (rc == ES_OK && op == VIEW_REBUILD) rc = es_views_rebuild(c->store, c->registry, name, applied, err);
-  if (rc == ES_OK && op == VIEW_DROP) rc = es_views_drop(c->store, name, err);
-  c->in_command = 0;
-  if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
-  es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
-  es_txn_explain_busy(kind, err);
-  return rc;
+  view_work w = {op, name, feed, applied};
+  return es_conn_atomic(c, fname, 1, view_step, &w, err);
 }
 
 /* es_create_view(name, feed): returns the number of events fed to the new view. */
@@ -86,18 +86,12 @@ void es_drop_view_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   es_error_clear(&err);
 }
 
+static es_status catch_up(es_conn *c, void *arg, es_error *err) {
+  (void)arg;
+  return es_views_catch_up(c->store, c->registry, err);
+}
+
 es_status es_attach_views_now(es_conn *c, es_error *err) {
   if (sqlite3_db_readonly(c->db, "main") != 0) return ES_OK; /* attached by the first write instead */
-  es_txn_kind kind;
-  es_conn_ensure_close_hook(c);
-  if (es_txn_begin(&c->txn, "registering a view", &kind, err)) return err->status;
-  if (kind == ES_TXN_TOP) es_store_settle(c->store);
-  es_store_begin_call(c->store);
-  c->in_command = 1;
-  es_status rc = es_store_open(c->store, 1, err);
-  if (rc == ES_OK) rc = es_views_catch_up(c->store, c->registry, err);
-  c->in_command = 0;
-  if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
-  es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
-  return rc;
+  return es_conn_atomic(c, "registering a view", 1, catch_up, 0, err);
 }

@@ -80,6 +80,7 @@ es_status es_store_protect(es_store *s, int *created, es_error *err) {
   if (!has_log) goto done; /* nothing to protect yet */
   sqlite3_finalize(q);
   q = 0;
+  if (present < total) s->wrote = 1; /* a failure must roll back what it recreated */
   if (present < total && (src = sqlite3_exec(s->db, es_protection_sql, 0, 0, 0)) != SQLITE_OK) {
     rc = es_store_error(s->db, src, "restoring protection", err);
     goto done;
