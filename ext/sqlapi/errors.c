@@ -63,6 +63,16 @@ void es_result_errorf(sqlite3_context *ctx, es_status s, const char *fmt, ...) {
   es_error_clear(&err);
 }
 
+int es_vtab_error(sqlite3_vtab *v, es_error *err) {
+  char *msg = es_error_format(err);
+  sqlite3_free(v->zErrMsg);
+  v->zErrMsg = msg ? sqlite3_mprintf("%s", msg) : 0;
+  es_mem_free(msg);
+  int rc = err->status == ES_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+  es_error_clear(err);
+  return rc;
+}
+
 const char *es_value_type_name(sqlite3_value *v) {
   switch (sqlite3_value_type(v)) {
     case SQLITE_INTEGER:

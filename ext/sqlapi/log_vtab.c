@@ -13,7 +13,6 @@
 
 #include "../domain/mem.h"
 #include "../domain/query.h"
-#include "../store/query_translate.h"
 #include "conn.h"
 #include "errors.h"
 #include "vtabs.h"
@@ -134,16 +133,6 @@ static int log_close(sqlite3_vtab_cursor *cur) {
   return SQLITE_OK;
 }
 
-static int vtab_fail(sqlite3_vtab *v, es_error *err) {
-  char *msg = es_error_format(err);
-  sqlite3_free(v->zErrMsg);
-  v->zErrMsg = msg ? sqlite3_mprintf("%s", msg) : 0;
-  es_mem_free(msg);
-  int rc = err->status == ES_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
-  es_error_clear(err);
-  return rc;
-}
-
 /* Add one constraint value to the query; text lists take every value of an IN at once.
 ** *nothing is set when no row can match (an IN list of NULLs only). */
 static es_status add_text(log_cursor *c, es_query_list *list, sqlite3_value *v, es_error *err) {
@@ -221,18 +210,16 @@ static int log_next(sqlite3_vtab_cursor *cur) {
   if (rc == SQLITE_DONE) return SQLITE_OK;
   es_error err = {0};
   es_store_error(sqlite3_db_handle(c->st), rc, "reading the log", &err);
-  return vtab_fail(cur->pVtab, &err);
+  return es_vtab_error(cur->pVtab, &err);
 }
 
 static int log_filter(sqlite3_vtab_cursor *cur, int idx, const char *plan, int argc, sqlite3_value **argv) {
   log_cursor *c = (log_cursor *)cur;
   log_vtab *v = (log_vtab *)cur->pVtab;
   es_log_query q;
-  es_translated t;
   es_error err = {0};
   (void)idx;
   memset(&q, 0, sizeof(q));
-  memset(&t, 0, sizeof(t));
   sqlite3_finalize(c->st);
   c->st = 0;
   c->eof = 1;
@@ -240,22 +227,13 @@ static int log_filter(sqlite3_vtab_cursor *cur, int idx, const char *plan, int a
   int nothing = 0;
   for (int i = 0; i < argc && plan && plan[i]; i++) {
     if (plan[i] >= 'a' && sqlite3_value_type(argv[i]) == SQLITE_NULL) nothing = 1; /* x = NULL is never true */
-    else if (add_value(c, &q, plan[i], argv[i], &nothing, &err) != ES_OK) return vtab_fail(cur->pVtab, &err);
+    else if (add_value(c, &q, plan[i], argv[i], &nothing, &err) != ES_OK) return es_vtab_error(cur->pVtab, &err);
   }
   if (nothing || q.up_to_position < 0 || q.limit < 0) return SQLITE_OK;
   es_conn_ensure_close_hook(v->conn); /* es_store_open caches statements */
-  if (es_store_open(v->conn->store, 0, &err) != ES_OK) return vtab_fail(cur->pVtab, &err);
+  if (es_store_open(v->conn->store, 0, &err) != ES_OK) return es_vtab_error(cur->pVtab, &err);
   if (!es_store_exists(v->conn->store)) return SQLITE_OK;
-  if (es_translate_log_query(&q, &t, &err) != ES_OK) return vtab_fail(cur->pVtab, &err);
-  int rc = sqlite3_prepare_v2(v->conn->db, t.sql, -1, &c->st, 0);
-  for (int i = 0; rc == SQLITE_OK && i < t.n_binds; i++)
-    rc = t.binds[i].kind == ES_BIND_INT ? sqlite3_bind_int64(c->st, i + 1, t.binds[i].i)
-                                        : sqlite3_bind_text(c->st, i + 1, t.binds[i].text, -1, SQLITE_TRANSIENT);
-  es_translated_clear(&t);
-  if (rc != SQLITE_OK) {
-    es_store_error(v->conn->db, rc, "reading the log", &err);
-    return vtab_fail(cur->pVtab, &err);
-  }
+  if (!(c->st = es_store_prepare_query(v->conn->store, &q, &err))) return es_vtab_error(cur->pVtab, &err);
   c->eof = 0;
   return log_next(cur);
 }

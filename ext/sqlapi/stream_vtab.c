@@ -11,7 +11,6 @@
 #include "../domain/command.h"
 #include "../domain/mem.h"
 #include "../domain/query.h"
-#include "../store/query_translate.h"
 #include "conn.h"
 #include "errors.h"
 #include "vtabs.h"
@@ -111,15 +110,6 @@ static int stream_close(sqlite3_vtab_cursor *cur) {
   return SQLITE_OK;
 }
 
-/* Report an error on the vtab ("es: <kind>: …"). */
-static int vtab_error(sqlite3_vtab *v, const es_error *err) {
-  char *msg = es_error_format(err);
-  sqlite3_free(v->zErrMsg);
-  v->zErrMsg = msg ? sqlite3_mprintf("%s", msg) : 0;
-  es_mem_free(msg);
-  return err->status == ES_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
-}
-
 static int stream_next(sqlite3_vtab_cursor *cur) {
   stream_cursor *c = (stream_cursor *)cur;
   if (!c->st) {
@@ -132,9 +122,7 @@ static int stream_next(sqlite3_vtab_cursor *cur) {
   if (rc == SQLITE_DONE) return SQLITE_OK;
   es_error err = {0};
   es_store_error(sqlite3_db_handle(c->st), rc, "reading a stream", &err);
-  rc = vtab_error(cur->pVtab, &err);
-  es_error_clear(&err);
-  return rc;
+  return es_vtab_error(cur->pVtab, &err);
 }
 
 static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, int argc, sqlite3_value **argv) {
@@ -142,7 +130,6 @@ static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, i
   stream_vtab *v = (stream_vtab *)cur->pVtab;
   es_error err = {0};
   const char *names[2] = {"aggregate_type", "aggregate_id"};
-  int rc = SQLITE_OK;
   (void)idxs;
   cursor_reset(c);
   c->eof = 0;
@@ -170,27 +157,15 @@ static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, i
   }
   /* The same machinery as es_log: a query struct, translated by the storage layer. */
   es_log_query q;
-  es_translated t;
   memset(&q, 0, sizeof(q));
   es_query_list_add(&q.aggregate_types, (const char *)sqlite3_value_text(argv[0]));
   es_query_list_add(&q.aggregate_ids, (const char *)sqlite3_value_text(argv[1]));
   q.after_version = (mask & 4) ? sqlite3_value_int64(argv[2]) : 0;
-  if (es_translate_log_query(&q, &t, &err) != ES_OK) goto fail;
-  rc = sqlite3_prepare_v2(v->conn->db, t.sql, -1, &c->st, 0);
-  for (int i = 0; rc == SQLITE_OK && i < t.n_binds; i++)
-    rc = t.binds[i].kind == ES_BIND_INT ? sqlite3_bind_int64(c->st, i + 1, t.binds[i].i)
-                                        : sqlite3_bind_text(c->st, i + 1, t.binds[i].text, -1, SQLITE_TRANSIENT);
-  es_translated_clear(&t);
-  if (rc != SQLITE_OK) {
-    es_store_error(v->conn->db, rc, "reading a stream", &err);
-    goto fail;
-  }
+  if (!(c->st = es_store_prepare_query(v->conn->store, &q, &err))) goto fail;
   return stream_next(cur);
 fail:
   c->eof = 1;
-  rc = vtab_error(cur->pVtab, &err);
-  es_error_clear(&err);
-  return rc;
+  return es_vtab_error(cur->pVtab, &err);
 }
 
 static int stream_eof(sqlite3_vtab_cursor *cur) { return ((stream_cursor *)cur)->eof; }

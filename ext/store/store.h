@@ -35,6 +35,10 @@ es_event_store es_store_port(es_store *s);
 /* Create the storage in the current transaction (the first append, or a view definition). */
 es_status es_store_create(es_store *s, es_error *err);
 
+/* A log query, translated to SQL, prepared and bound (log_reader.c); the caller finalizes it. */
+struct es_log_query;
+sqlite3_stmt *es_store_prepare_query(es_store *s, const struct es_log_query *q, es_error *err);
+
 /* ---- read models (views.c) ---- */
 
 /* Bring every view to the end of the log: attach registered C views the database does not know
