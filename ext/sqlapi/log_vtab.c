@@ -5,9 +5,11 @@
 ** instead of the whole log. Rows always come in position order, and the planner is told so.
 **
 ** Plan: idxStr holds one letter per argv value, saying what it constrains:
-**   p position =   g position >   G position >=   l position <   L position <=
+**   p position =   g position >   h position >=   l position <   m position <=
 **   t aggregate_type =   i aggregate_id =   e type =   (upper case T I E: IN, all values at once)
-**   v version >    V version >=   n LIMIT
+**   v version >    w version >=   n LIMIT
+** Numbers compare as SQLite compares them with an INTEGER column: 2.5 lies between 2 and 3, and
+** text or a blob is greater than every number.
 */
 #include <string.h>
 
@@ -31,6 +33,7 @@ typedef struct log_cursor {
   int eof;
   char *texts[3 * ES_QUERY_MAX_LIST]; /* copies of the text values the query points to */
   int n_texts;
+  unsigned constrained; /* bit per text list (types, ids, event types) already constrained */
 } log_cursor;
 
 static void forget_texts(log_cursor *c) {
@@ -65,10 +68,10 @@ static int log_disconnect(sqlite3_vtab *p) {
 static char plan_letter(int column, int op) {
   static const struct { int column, op; char letter; } map[] = {
       {COL_POSITION, SQLITE_INDEX_CONSTRAINT_EQ, 'p'},       {COL_POSITION, SQLITE_INDEX_CONSTRAINT_GT, 'g'},
-      {COL_POSITION, SQLITE_INDEX_CONSTRAINT_GE, 'G'},       {COL_POSITION, SQLITE_INDEX_CONSTRAINT_LT, 'l'},
-      {COL_POSITION, SQLITE_INDEX_CONSTRAINT_LE, 'L'},       {COL_AGGREGATE_TYPE, SQLITE_INDEX_CONSTRAINT_EQ, 't'},
+      {COL_POSITION, SQLITE_INDEX_CONSTRAINT_GE, 'h'},       {COL_POSITION, SQLITE_INDEX_CONSTRAINT_LT, 'l'},
+      {COL_POSITION, SQLITE_INDEX_CONSTRAINT_LE, 'm'},       {COL_AGGREGATE_TYPE, SQLITE_INDEX_CONSTRAINT_EQ, 't'},
       {COL_AGGREGATE_ID, SQLITE_INDEX_CONSTRAINT_EQ, 'i'},   {COL_TYPE, SQLITE_INDEX_CONSTRAINT_EQ, 'e'},
-      {COL_VERSION, SQLITE_INDEX_CONSTRAINT_GT, 'v'},        {COL_VERSION, SQLITE_INDEX_CONSTRAINT_GE, 'V'},
+      {COL_VERSION, SQLITE_INDEX_CONSTRAINT_GT, 'v'},        {COL_VERSION, SQLITE_INDEX_CONSTRAINT_GE, 'w'},
   };
   for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
     if (map[i].column == column && map[i].op == op) return map[i].letter;
@@ -103,7 +106,7 @@ static int log_best_index(sqlite3_vtab *p, sqlite3_index_info *info) {
     info->aConstraintUsage[i].omit = 1;
     if (letter == 'i' || letter == 'I') cost = cost > 10 ? 10 : cost;
     else if (letter == 'p') cost = 1;
-    else if (letter == 't' || letter == 'T' || letter == 'e' || letter == 'E' || letter == 'g' || letter == 'G')
+    else if (letter == 't' || letter == 'T' || letter == 'e' || letter == 'E' || letter == 'g' || letter == 'h')
       cost = cost > 1000 ? 1000 : cost;
   }
   plan[n] = 0;
@@ -133,8 +136,67 @@ static int log_close(sqlite3_vtab_cursor *cur) {
   return SQLITE_OK;
 }
 
-/* Add one constraint value to the query; text lists take every value of an IN at once.
-** *nothing is set when no row can match (an IN list of NULLs only). */
+/* The largest integer <= d, and the smallest >= d, clamped to int64 (no libm: es.so needs only libc). */
+static int64_t floor_i64(double d) {
+  if (d >= 9223372036854775807.0) return INT64_MAX;
+  if (d <= -9223372036854775808.0) return INT64_MIN;
+  int64_t i = (int64_t)d;
+  return (double)i > d ? i - 1 : i;
+}
+static int64_t ceil_i64(double d) {
+  int64_t i = floor_i64(d);
+  return (double)i < d && i < INT64_MAX ? i + 1 : i;
+}
+
+/* Rows with field > after: the lower bound only ever rises. */
+static void raise_floor(int64_t *after, int64_t bound) {
+  if (bound > *after) *after = bound;
+}
+
+/* Rows with position <= up_to: the upper bound only ever falls; below 1 nothing can match. */
+static void lower_ceiling(es_log_query *q, int64_t up_to, int *nothing) {
+  if (up_to < 1) *nothing = 1;
+  else if (!q->up_to_position || up_to < q->up_to_position) q->up_to_position = up_to;
+}
+
+/* A bound on position (p g h l m) or version (v w), with SQLite's comparison rules. */
+static void add_bound(es_log_query *q, char letter, sqlite3_value *v, int *nothing) {
+  int type = sqlite3_value_numeric_type(v);
+  int64_t *after = letter == 'v' || letter == 'w' ? &q->after_version : &q->after_position;
+  if (type == SQLITE_NULL) {
+    *nothing = 1; /* x op NULL is never true */
+    return;
+  }
+  if (type == SQLITE_TEXT || type == SQLITE_BLOB) { /* greater than every number */
+    if (letter != 'l' && letter != 'm') *nothing = 1;
+    return;
+  }
+  double d = sqlite3_value_double(v);
+  int64_t i = sqlite3_value_int64(v);
+  int64_t lo = type == SQLITE_INTEGER ? i : floor_i64(d), hi = type == SQLITE_INTEGER ? i : ceil_i64(d);
+  switch (letter) {
+    case 'p':
+      if (lo != hi) *nothing = 1; /* = 2.5: no integer */
+      raise_floor(after, lo > INT64_MIN ? lo - 1 : lo);
+      lower_ceiling(q, lo, nothing);
+      break;
+    case 'g':
+    case 'v':
+      raise_floor(after, lo); /* > 2.5 means >= 3, that is > 2 */
+      break;
+    case 'h':
+    case 'w':
+      raise_floor(after, hi > INT64_MIN ? hi - 1 : hi);
+      break;
+    case 'l':
+      lower_ceiling(q, hi > INT64_MIN ? hi - 1 : INT64_MIN, nothing);
+      break;
+    default: /* 'm' */
+      lower_ceiling(q, lo, nothing);
+      break;
+  }
+}
+
 static es_status add_text(log_cursor *c, es_query_list *list, sqlite3_value *v, es_error *err) {
   if (c->n_texts >= (int)(sizeof(c->texts) / sizeof(*c->texts)) || list->n >= ES_QUERY_MAX_LIST)
     return es_error_set(err, ES_INVALID_ARGUMENT, "es_log: more than %d values in one list", ES_QUERY_MAX_LIST);
@@ -145,56 +207,47 @@ static es_status add_text(log_cursor *c, es_query_list *list, sqlite3_value *v, 
   return ES_OK;
 }
 
+/* Add one constraint value to the query; text lists take every value of an IN at once.
+** *nothing is set when no row can match. */
 static es_status add_value(log_cursor *c, es_log_query *q, char letter, sqlite3_value *v, int *nothing, es_error *err) {
-  int64_t i = sqlite3_value_int64(v);
-  es_query_list *list = 0;
-  switch (letter) {
-    case 'p': /* position = i: the range (i - 1, i] */
-      if (i - 1 > q->after_position) q->after_position = i - 1;
-      if (!q->up_to_position || i < q->up_to_position) q->up_to_position = i;
-      return ES_OK;
-    case 'g':
-      if (i > q->after_position) q->after_position = i;
-      return ES_OK;
-    case 'G':
-      if (i - 1 > q->after_position) q->after_position = i - 1;
-      return ES_OK;
-    case 'l': /* up_to_position -1: nothing can match */
-      if (!q->up_to_position || i - 1 < q->up_to_position) q->up_to_position = i - 1 > 0 ? i - 1 : -1;
-      return ES_OK;
-    case 'L':
-      if (!q->up_to_position || i < q->up_to_position) q->up_to_position = i > 0 ? i : -1;
-      return ES_OK;
-    case 'v':
-      if (i > q->after_version) q->after_version = i;
-      return ES_OK;
-    case 'V':
-      if (i - 1 > q->after_version) q->after_version = i - 1;
-      return ES_OK;
-    case 'n':
-      q->limit = i > 0 ? i : -1;
-      return ES_OK;
-    case 't':
-    case 'T':
-      list = &q->aggregate_types;
-      break;
-    case 'i':
-    case 'I':
-      list = &q->aggregate_ids;
-      break;
-    default:
-      list = &q->event_types;
-      break;
+  es_query_list *list;
+  if (strchr("pghlmvw", letter)) {
+    add_bound(q, letter, v, nothing);
+    return ES_OK;
   }
-  if (letter >= 'a') return add_text(c, list, v, err); /* compared as text, as TEXT affinity would */
+  if (letter == 'n') { /* LIMIT: negative means none, 0 means no rows */
+    int64_t n = sqlite3_value_int64(v);
+    if (n == 0) *nothing = 1;
+    else if (n > 0) q->limit = n;
+    return ES_OK;
+  }
+  list = letter == 't' || letter == 'T' ? &q->aggregate_types : letter == 'i' || letter == 'I' ? &q->aggregate_ids
+                                                                                                : &q->event_types;
+  es_query_list these;
+  memset(&these, 0, sizeof(these));
+  if (letter >= 'a') { /* compared as text, as the column's TEXT affinity would */
+    if (sqlite3_value_type(v) != SQLITE_NULL && add_text(c, &these, v, err) != ES_OK) return err->status;
+  } else {
 #if SQLITE_VERSION_NUMBER >= 3038000
-  sqlite3_value *x = 0;
-  for (int rc = sqlite3_vtab_in_first(v, &x); rc == SQLITE_OK && x; rc = sqlite3_vtab_in_next(v, &x))
-    if (sqlite3_value_type(x) != SQLITE_NULL && add_text(c, list, x, err) != ES_OK) return err->status;
-  if (!list->n) *nothing = 1;
-#else
-  (void)nothing;
+    sqlite3_value *x = 0;
+    for (int rc = sqlite3_vtab_in_first(v, &x); rc == SQLITE_OK && x; rc = sqlite3_vtab_in_next(v, &x))
+      if (sqlite3_value_type(x) != SQLITE_NULL && add_text(c, &these, x, err) != ES_OK) return err->status;
 #endif
+  }
+  /* Several constraints on one column all hold: keep the values every one of them accepts. */
+  unsigned bit = list == &q->aggregate_types ? 1u : list == &q->aggregate_ids ? 2u : 4u;
+  int first = !(c->constrained & bit);
+  c->constrained |= bit;
+  es_query_list kept;
+  memset(&kept, 0, sizeof(kept));
+  for (size_t i = 0; i < these.n; i++) {
+    int in_both = first;
+    for (size_t j = 0; !in_both && j < list->n; j++) in_both = strcmp(these.values[i], list->values[j]) == 0;
+    for (size_t j = 0; in_both && j < kept.n; j++) in_both = strcmp(these.values[i], kept.values[j]) != 0;
+    if (in_both) es_query_list_add(&kept, these.values[i]);
+  }
+  *list = kept;
+  if (!list->n) *nothing = 1;
   return ES_OK;
 }
 
@@ -223,13 +276,13 @@ static int log_filter(sqlite3_vtab_cursor *cur, int idx, const char *plan, int a
   sqlite3_finalize(c->st);
   c->st = 0;
   c->eof = 1;
+  c->constrained = 0;
   forget_texts(c);
   int nothing = 0;
   for (int i = 0; i < argc && plan && plan[i]; i++) {
-    if (plan[i] >= 'a' && sqlite3_value_type(argv[i]) == SQLITE_NULL) nothing = 1; /* x = NULL is never true */
-    else if (add_value(c, &q, plan[i], argv[i], &nothing, &err) != ES_OK) return es_vtab_error(cur->pVtab, &err);
+    if (add_value(c, &q, plan[i], argv[i], &nothing, &err) != ES_OK) return es_vtab_error(cur->pVtab, &err);
   }
-  if (nothing || q.up_to_position < 0 || q.limit < 0) return SQLITE_OK;
+  if (nothing) return SQLITE_OK;
   es_conn_ensure_close_hook(v->conn); /* es_store_open caches statements */
   if (es_store_open(v->conn->store, 0, &err) != ES_OK) return es_vtab_error(cur->pVtab, &err);
   if (!es_store_exists(v->conn->store)) return SQLITE_OK;
