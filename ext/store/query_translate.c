@@ -43,10 +43,12 @@ static void list_term(es_translated *t, es_jbuf *b, const char *column, const es
 es_status es_translate_log_query(const es_log_query *q, es_translated *out, es_error *err) {
   es_jbuf b;
   memset(out, 0, sizeof(*out));
-  if (q->group_size < 0 || (q->group_size > 0 && (q->group_member < 0 || q->group_member >= q->group_size)))
+  if (q->group_size < 0 || (q->group_size == 0 && q->group_member != 0) ||
+      (q->group_size > 0 && (q->group_member < 0 || q->group_member >= q->group_size)))
     return es_error_set(err, ES_INVALID_ARGUMENT, "consumer group member must be 0 to size - 1 (member %lld, size %lld)",
                         (long long)q->group_member, (long long)q->group_size);
   if (q->limit < 0) return es_error_set(err, ES_INVALID_ARGUMENT, "limit must not be negative");
+  if (q->up_to_position < 0) return es_error_set(err, ES_INVALID_ARGUMENT, "up_to_position must not be negative");
   if (q->aggregate_types.n > ES_QUERY_MAX_LIST || q->aggregate_ids.n > ES_QUERY_MAX_LIST ||
       q->event_types.n > ES_QUERY_MAX_LIST)
     return es_error_set(err, ES_INVALID_ARGUMENT, "at most %d values in one list", ES_QUERY_MAX_LIST);
