@@ -166,10 +166,21 @@ done:
   return rc;
 }
 
+/* Is es_events in the schema? A cheap check while storage we created may still be rolled back. */
+static int log_table_present(es_store *s) {
+  es_error ignored = {0};
+  sqlite3_stmt *q = es_store_cached(
+      s, sqlite3_mprintf("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_events'"), &ignored);
+  int found = q && sqlite3_step(q) == SQLITE_ROW;
+  if (q) sqlite3_reset(q);
+  es_error_clear(&ignored);
+  return found;
+}
+
 /*
 ** The verification is cached by schema version. While storage we created is not yet committed,
-** it is not cached: a ROLLBACK of the caller's transaction would bring back an old schema version
-** that later DDL can reach again, with the storage gone.
+** that is not enough: a ROLLBACK of the caller's transaction brings back an old schema version
+** that later DDL can reach again, with the storage gone; so the log table's presence is checked.
 */
 es_status es_store_open(es_store *s, int for_write, es_error *err) {
   sqlite3_stmt *st = es_store_stmt(s, ES_STMT_SCHEMA_VERSION, err);
@@ -178,7 +189,7 @@ es_status es_store_open(es_store *s, int for_write, es_error *err) {
   int cookie = sqlite3_column_int(st, 0);
   sqlite3_reset(st);
   if (src != SQLITE_OK) return es_store_error(s->db, src, "reading the schema version", err);
-  if (cookie != s->schema_cookie || s->created_pending) {
+  if (cookie != s->schema_cookie || (s->created_pending && !log_table_present(s))) {
     es_status rc = verify_storage(s, err);
     s->schema_cookie = rc == ES_OK ? cookie : -1;
     if (rc != ES_OK) return rc;
