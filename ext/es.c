@@ -43,6 +43,10 @@ static const struct {
     {"es_version", 0, ES_PURE, es_version_fn},
     {"es_debug", 0, ES_PURE, es_debug_fn},
     {"es_hash", 1, ES_PURE, es_hash_fn},
+    {"es_create_consumer", 1, ES_WRITER, es_create_consumer_fn},
+    {"es_create_consumer", 2, ES_WRITER, es_create_consumer_fn},
+    {"es_create_consumer", 4, ES_WRITER, es_create_consumer_fn},
+    {"es_ack", 2, ES_WRITER, es_ack_fn},
     {"es_config", 1, ES_WRITER, es_config_fn},
     {"es_config", 2, ES_WRITER, es_config_fn},
     {"es_protect", 0, ES_WRITER, es_protect_fn},
@@ -106,6 +110,8 @@ ES_API int sqlite3_es_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routi
     *pzErrMsg = sqlite3_mprintf("es: cannot register es_stream: %s", sqlite3_errmsg(db));
   if (rc == SQLITE_OK && (rc = es_register_aggregates_vtab(db, c)) != SQLITE_OK && pzErrMsg)
     *pzErrMsg = sqlite3_mprintf("es: cannot register es_aggregates: %s", sqlite3_errmsg(db));
+  if (rc == SQLITE_OK && (rc = es_register_next_vtab(db, c)) != SQLITE_OK && pzErrMsg)
+    *pzErrMsg = sqlite3_mprintf("es: cannot register es_next: %s", sqlite3_errmsg(db));
   if (rc == SQLITE_OK && (rc = es_register_log_vtab(db, c)) != SQLITE_OK && pzErrMsg)
     *pzErrMsg = sqlite3_mprintf("es: cannot register es_log: %s", sqlite3_errmsg(db));
   if (rc == SQLITE_OK && (rc = es_register_context_vtabs(db, c)) != SQLITE_OK && pzErrMsg)

@@ -23,5 +23,7 @@ void es_payload_int_fn(sqlite3_context *, int, sqlite3_value **);
 void es_payload_text_fn(sqlite3_context *, int, sqlite3_value **);
 void es_test_command_fn(sqlite3_context *, int, sqlite3_value **);
 void es_hash_fn(sqlite3_context *, int, sqlite3_value **);
+void es_create_consumer_fn(sqlite3_context *, int, sqlite3_value **);
+void es_ack_fn(sqlite3_context *, int, sqlite3_value **);
 
 #endif

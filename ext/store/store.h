@@ -39,6 +39,22 @@ es_status es_store_create(es_store *s, es_error *err);
 struct es_log_query;
 sqlite3_stmt *es_store_prepare_query(es_store *s, const struct es_log_query *q, es_error *err);
 
+/* ---- durable consumers (consumers.c) ---- */
+
+typedef struct es_consumer {
+  char aggregate_type[1001]; /* the category it follows, when has_aggregate_type */
+  int has_aggregate_type;
+  int64_t group_member, group_size;
+  int64_t position; /* of the last event it acknowledged */
+} es_consumer;
+
+/* Create (or re-scope, keeping its checkpoint) a consumer; aggregate_type NULL follows every event. */
+es_status es_consumer_create(es_store *s, const char *name, const char *aggregate_type, int64_t member, int64_t size,
+                             es_error *err);
+es_status es_consumer_find(es_store *s, const char *name, es_consumer *out, es_error *err);
+/* Move the checkpoint forward to position (never back, never past the end of the log). */
+es_status es_consumer_ack(es_store *s, const char *name, int64_t position, es_error *err);
+
 /* ---- read models (views.c) ---- */
 
 /* Bring every view to the end of the log: attach registered C views the database does not know
