@@ -115,6 +115,7 @@ lang-tests: all
 
 concurrency: all
 	@$(PYTHON) tests/stress/concurrent_submit.py
+	@$(PYTHON) tests/stress/consumer_kill9.py
 
 # The domain includes no SQLite header.
 check-domain:
