@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "errors.h"
 #include "functions.h"
+#include "log_rows.h"
 #include "vtabs.h"
 
 typedef struct consumer_args {
@@ -97,9 +98,7 @@ typedef struct next_vtab {
 } next_vtab;
 
 typedef struct next_cursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  sqlite3_stmt *st;
-  int eof;
+  es_log_rows rows; /* must be first */
 } next_cursor;
 
 static int next_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err) {
@@ -151,25 +150,14 @@ static int next_open(sqlite3_vtab *p, sqlite3_vtab_cursor **out) {
   next_cursor *c = sqlite3_malloc64(sizeof(*c));
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof(*c));
-  *out = &c->base;
+  *out = &c->rows.base;
   return SQLITE_OK;
 }
 
 static int next_close(sqlite3_vtab_cursor *cur) {
-  sqlite3_finalize(((next_cursor *)cur)->st);
+  es_log_rows_reset(&((next_cursor *)cur)->rows);
   sqlite3_free(cur);
   return SQLITE_OK;
-}
-
-static int next_next(sqlite3_vtab_cursor *cur) {
-  next_cursor *c = (next_cursor *)cur;
-  int rc = c->st ? sqlite3_step(c->st) : SQLITE_DONE;
-  if (rc == SQLITE_ROW) return SQLITE_OK;
-  c->eof = 1;
-  if (rc == SQLITE_DONE) return SQLITE_OK;
-  es_error err = {0};
-  es_store_error(sqlite3_db_handle(c->st), rc, "reading the log", &err);
-  return es_vtab_error(cur->pVtab, &err);
 }
 
 static int next_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, int argc, sqlite3_value **argv) {
@@ -179,9 +167,7 @@ static int next_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, int
   es_consumer consumer;
   const char *name = 0;
   (void)idxs, (void)argc;
-  sqlite3_finalize(c->st);
-  c->st = 0;
-  c->eof = 1;
+  es_log_rows_reset(&c->rows);
   if (!(mask & 1)) {
     es_error_set(&err, ES_INVALID_ARGUMENT, "es_next(consumer [, batch]) needs the consumer's name");
     return es_vtab_error(cur->pVtab, &err);
@@ -202,20 +188,13 @@ static int next_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, int
   q.group_member = consumer.group_member;
   q.group_size = consumer.group_size;
   q.limit = batch;
-  if (!(c->st = es_store_prepare_query(v->conn->store, &q, &err))) return es_vtab_error(cur->pVtab, &err);
-  c->eof = 0;
-  return next_next(cur);
+  if (!(c->rows.st = es_store_prepare_query(v->conn->store, &q, &err))) return es_vtab_error(cur->pVtab, &err);
+  c->rows.eof = 0;
+  return es_log_rows_next(cur);
 }
-
-static int next_eof(sqlite3_vtab_cursor *cur) { return ((next_cursor *)cur)->eof; }
 
 static int next_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
-  if (col < COL_CONSUMER) sqlite3_result_value(ctx, sqlite3_column_value(((next_cursor *)cur)->st, col));
-  return SQLITE_OK;
-}
-
-static int next_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
-  *rowid = sqlite3_column_int64(((next_cursor *)cur)->st, COL_POSITION);
+  if (col < COL_CONSUMER) sqlite3_result_value(ctx, sqlite3_column_value(((next_cursor *)cur)->rows.st, col));
   return SQLITE_OK;
 }
 
@@ -227,10 +206,10 @@ static const sqlite3_module next_module = {
     .xOpen = next_open,
     .xClose = next_close,
     .xFilter = next_filter,
-    .xNext = next_next,
-    .xEof = next_eof,
+    .xNext = es_log_rows_next,
+    .xEof = es_log_rows_eof,
     .xColumn = next_column,
-    .xRowid = next_rowid,
+    .xRowid = es_log_rows_rowid,
 };
 
 int es_register_next_vtab(sqlite3 *db, es_conn *c) {

@@ -17,6 +17,7 @@
 #include "../domain/query.h"
 #include "conn.h"
 #include "errors.h"
+#include "log_rows.h"
 #include "vtabs.h"
 
 enum { COL_POSITION, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_VERSION, COL_TYPE, COL_DATA, COL_METADATA,
@@ -28,9 +29,7 @@ typedef struct log_vtab {
 } log_vtab;
 
 typedef struct log_cursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  sqlite3_stmt *st;          /* NULL when there is no log yet */
-  int eof;
+  es_log_rows rows; /* must be first */
   char *texts[3 * ES_QUERY_MAX_LIST]; /* copies of the text values the query points to */
   int n_texts;
   unsigned constrained; /* bit per text list (types, ids, event types) already constrained */
@@ -125,13 +124,13 @@ static int log_open(sqlite3_vtab *p, sqlite3_vtab_cursor **out) {
   log_cursor *c = sqlite3_malloc64(sizeof(*c));
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof(*c));
-  *out = &c->base;
+  *out = &c->rows.base;
   return SQLITE_OK;
 }
 
 static int log_close(sqlite3_vtab_cursor *cur) {
   forget_texts((log_cursor *)cur);
-  sqlite3_finalize(((log_cursor *)cur)->st);
+  es_log_rows_reset(&((log_cursor *)cur)->rows);
   sqlite3_free(cur);
   return SQLITE_OK;
 }
@@ -251,21 +250,6 @@ static es_status add_value(log_cursor *c, es_log_query *q, char letter, sqlite3_
   return ES_OK;
 }
 
-static int log_next(sqlite3_vtab_cursor *cur) {
-  log_cursor *c = (log_cursor *)cur;
-  if (!c->st) {
-    c->eof = 1;
-    return SQLITE_OK;
-  }
-  int rc = sqlite3_step(c->st);
-  if (rc == SQLITE_ROW) return SQLITE_OK;
-  c->eof = 1;
-  if (rc == SQLITE_DONE) return SQLITE_OK;
-  es_error err = {0};
-  es_store_error(sqlite3_db_handle(c->st), rc, "reading the log", &err);
-  return es_vtab_error(cur->pVtab, &err);
-}
-
 static int log_filter(sqlite3_vtab_cursor *cur, int idx, const char *plan, int argc, sqlite3_value **argv) {
   log_cursor *c = (log_cursor *)cur;
   log_vtab *v = (log_vtab *)cur->pVtab;
@@ -273,9 +257,7 @@ static int log_filter(sqlite3_vtab_cursor *cur, int idx, const char *plan, int a
   es_error err = {0};
   (void)idx;
   memset(&q, 0, sizeof(q));
-  sqlite3_finalize(c->st);
-  c->st = 0;
-  c->eof = 1;
+  es_log_rows_reset(&c->rows);
   c->constrained = 0;
   forget_texts(c);
   int nothing = 0;
@@ -286,20 +268,13 @@ static int log_filter(sqlite3_vtab_cursor *cur, int idx, const char *plan, int a
   es_conn_ensure_close_hook(v->conn); /* es_store_open caches statements */
   if (es_store_open(v->conn->store, 0, &err) != ES_OK) return es_vtab_error(cur->pVtab, &err);
   if (!es_store_exists(v->conn->store)) return SQLITE_OK;
-  if (!(c->st = es_store_prepare_query(v->conn->store, &q, &err))) return es_vtab_error(cur->pVtab, &err);
-  c->eof = 0;
-  return log_next(cur);
+  if (!(c->rows.st = es_store_prepare_query(v->conn->store, &q, &err))) return es_vtab_error(cur->pVtab, &err);
+  c->rows.eof = 0;
+  return es_log_rows_next(cur);
 }
-
-static int log_eof(sqlite3_vtab_cursor *cur) { return ((log_cursor *)cur)->eof; }
 
 static int log_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
-  sqlite3_result_value(ctx, sqlite3_column_value(((log_cursor *)cur)->st, col));
-  return SQLITE_OK;
-}
-
-static int log_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
-  *rowid = sqlite3_column_int64(((log_cursor *)cur)->st, COL_POSITION);
+  sqlite3_result_value(ctx, sqlite3_column_value(((log_cursor *)cur)->rows.st, col));
   return SQLITE_OK;
 }
 
@@ -311,10 +286,10 @@ static const sqlite3_module log_module = {
     .xOpen = log_open,
     .xClose = log_close,
     .xFilter = log_filter,
-    .xNext = log_next,
-    .xEof = log_eof,
+    .xNext = es_log_rows_next,
+    .xEof = es_log_rows_eof,
     .xColumn = log_column,
-    .xRowid = log_rowid,
+    .xRowid = es_log_rows_rowid,
 };
 
 int es_register_log_vtab(sqlite3 *db, es_conn *c) {

@@ -13,6 +13,7 @@
 #include "../domain/query.h"
 #include "conn.h"
 #include "errors.h"
+#include "log_rows.h"
 #include "vtabs.h"
 
 enum { COL_POSITION, COL_VERSION, COL_TYPE, COL_DATA, COL_METADATA, COL_COMMAND_ID, COL_RECORDED_AT,
@@ -24,9 +25,7 @@ typedef struct stream_vtab {
 } stream_vtab;
 
 typedef struct stream_cursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  sqlite3_stmt *st;          /* NULL when the storage does not exist yet */
-  int eof;
+  es_log_rows rows; /* must be first */
   sqlite3_value *args[3];
 } stream_cursor;
 
@@ -91,13 +90,12 @@ static int stream_open(sqlite3_vtab *p, sqlite3_vtab_cursor **out) {
   stream_cursor *c = sqlite3_malloc64(sizeof(*c));
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof(*c));
-  *out = &c->base;
+  *out = &c->rows.base;
   return SQLITE_OK;
 }
 
 static void cursor_reset(stream_cursor *c) {
-  sqlite3_finalize(c->st);
-  c->st = 0;
+  es_log_rows_reset(&c->rows);
   for (int i = 0; i < 3; i++) {
     sqlite3_value_free(c->args[i]);
     c->args[i] = 0;
@@ -110,21 +108,6 @@ static int stream_close(sqlite3_vtab_cursor *cur) {
   return SQLITE_OK;
 }
 
-static int stream_next(sqlite3_vtab_cursor *cur) {
-  stream_cursor *c = (stream_cursor *)cur;
-  if (!c->st) {
-    c->eof = 1;
-    return SQLITE_OK;
-  }
-  int rc = sqlite3_step(c->st);
-  if (rc == SQLITE_ROW) return SQLITE_OK;
-  c->eof = 1;
-  if (rc == SQLITE_DONE) return SQLITE_OK;
-  es_error err = {0};
-  es_store_error(sqlite3_db_handle(c->st), rc, "reading a stream", &err);
-  return es_vtab_error(cur->pVtab, &err);
-}
-
 static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, int argc, sqlite3_value **argv) {
   stream_cursor *c = (stream_cursor *)cur;
   stream_vtab *v = (stream_vtab *)cur->pVtab;
@@ -132,7 +115,7 @@ static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, i
   const char *names[2] = {"aggregate_type", "aggregate_id"};
   (void)idxs;
   cursor_reset(c);
-  c->eof = 0;
+  c->rows.eof = 0;
   if ((mask & 3) != 3) {
     es_error_set(&err, ES_INVALID_ARGUMENT, "es_stream(aggregate_type, aggregate_id [, after_version]) needs both ids");
     goto fail;
@@ -152,7 +135,7 @@ static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, i
   es_conn_ensure_close_hook(v->conn); /* es_store_open caches statements */
   if (es_store_open(v->conn->store, 0, &err) != ES_OK) goto fail;
   if (!es_store_exists(v->conn->store)) {
-    c->eof = 1;
+    c->rows.eof = 1;
     return SQLITE_OK;
   }
   /* The same machinery as es_log: a query struct, translated by the storage layer. */
@@ -161,14 +144,12 @@ static int stream_filter(sqlite3_vtab_cursor *cur, int mask, const char *idxs, i
   es_query_list_add(&q.aggregate_types, (const char *)sqlite3_value_text(argv[0]));
   es_query_list_add(&q.aggregate_ids, (const char *)sqlite3_value_text(argv[1]));
   q.after_version = (mask & 4) ? sqlite3_value_int64(argv[2]) : 0;
-  if (!(c->st = es_store_prepare_query(v->conn->store, &q, &err))) goto fail;
-  return stream_next(cur);
+  if (!(c->rows.st = es_store_prepare_query(v->conn->store, &q, &err))) goto fail;
+  return es_log_rows_next(cur);
 fail:
-  c->eof = 1;
+  c->rows.eof = 1;
   return es_vtab_error(cur->pVtab, &err);
 }
-
-static int stream_eof(sqlite3_vtab_cursor *cur) { return ((stream_cursor *)cur)->eof; }
 
 static int stream_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
   stream_cursor *c = (stream_cursor *)cur;
@@ -182,12 +163,7 @@ static int stream_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col
   ** metadata, command_id, recorded_at. */
   static const int from[] = {[COL_POSITION] = 0, [COL_VERSION] = 3, [COL_TYPE] = 4, [COL_DATA] = 5,
                              [COL_METADATA] = 6, [COL_COMMAND_ID] = 7, [COL_RECORDED_AT] = 8};
-  sqlite3_result_value(ctx, sqlite3_column_value(c->st, from[col]));
-  return SQLITE_OK;
-}
-
-static int stream_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
-  *rowid = sqlite3_column_int64(((stream_cursor *)cur)->st, 0); /* position */
+  sqlite3_result_value(ctx, sqlite3_column_value(c->rows.st, from[col]));
   return SQLITE_OK;
 }
 
@@ -199,10 +175,10 @@ static const sqlite3_module stream_module = {
     .xOpen = stream_open,
     .xClose = stream_close,
     .xFilter = stream_filter,
-    .xNext = stream_next,
-    .xEof = stream_eof,
+    .xNext = es_log_rows_next,
+    .xEof = es_log_rows_eof,
     .xColumn = stream_column,
-    .xRowid = stream_rowid,
+    .xRowid = es_log_rows_rowid,
 };
 
 int es_register_stream_vtab(sqlite3 *db, es_conn *c) {
