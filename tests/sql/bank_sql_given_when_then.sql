@@ -52,3 +52,13 @@ FROM cases c JOIN given g ON g.name = c.given ORDER BY c.n;
 
 -- nothing reached the log
 SELECT 'events in the log: ' || count(*) FROM es_events;
+
+-- the refusals of es_test_command itself, with their messages
+SELECT es_test_command('account', 'nope', 'Deposit', '{}');
+SELECT es_test_command('account', '{}', 'Deposit', '{}');
+SELECT es_test_command('account', '[{"data":{}}]', 'Deposit', '{}');
+SELECT es_test_command('account', '[{"type":"Deposited","data":[]}]', 'Deposit', '{}');
+SELECT es_test_command(NULL, '[]', 'Deposit', '{}');
+SELECT es_test_command('account', '[]', 'Deposit', 5);
+SELECT es_test_command('nope', '[]', 'Deposit', '{}');
+SELECT es_test_command('account', '[{"type":"Nope"}]', 'Deposit', '{"amount":1}');
