@@ -61,7 +61,7 @@ void es_store_flush(es_store *s) {
     sqlite3_finalize(s->stmts[i]);
     s->stmts[i] = 0;
   }
-  es_store_flush_views(s);
+  es_store_flush_cache(s);
 }
 
 void es_store_free(es_store *s) {

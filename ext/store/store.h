@@ -70,8 +70,8 @@ es_status es_views_rebuild(es_store *s, const es_registry *reg, const char *name
 es_status es_views_drop(es_store *s, const char *name, es_error *err);
 es_view_store es_store_view_port(es_store *s);
 
-/* A prepared statement for sql (taking ownership of it), kept by SQL text until the connection
-** closes; NULL with err set on failure. Reset it after use. */
+/* A prepared statement for sql (taking ownership of it), kept by SQL text (stmt_cache.c); never
+** one that is running. NULL with err set on failure. Reset it after use. */
 sqlite3_stmt *es_store_cached(es_store *s, char *sql, es_error *err);
 /* Run sql (taking ownership of it) with sqlite3_exec, as a write of the current call. */
 es_status es_store_exec(es_store *s, char *sql, const char *doing, es_error *err);

@@ -14,6 +14,8 @@ typedef enum es_stmt_id {
   ES_STMT_COUNT
 } es_stmt_id;
 
+typedef struct es_cached_stmt es_cached_stmt;
+
 struct es_store {
   sqlite3 *db;
   sqlite3_stmt *stmts[ES_STMT_COUNT];
@@ -25,8 +27,8 @@ struct es_store {
   char missing_view_guard[256]; /* its name, when it is a read model's guard */
   const char *armed_table; /* the guard allows writes to this table: one row, or all while sticky */
   int armed_sticky;
-  struct es_cached_stmt *view_stmts; /* statements of the view writer, by SQL text (views.c) */
-  int n_view_stmts;
+  es_cached_stmt *cache; /* prepared statements by SQL text, least recently used first (stmt_cache.c) */
+  int n_cache, cap_cache;
   void *notes; /* the events the running catch-up feeds (views.c), or NULL */
 };
 
@@ -36,8 +38,8 @@ void es_store_arm_table(es_store *s, const char *table);
 es_status es_views_missing_guard(es_store *s, es_error *err);
 /* Recreate missing guards of read models; *created counts them (views.c). */
 es_status es_views_protect(es_store *s, int *created, es_error *err);
-/* Finalize the view writer's statements (views.c). */
-void es_store_flush_views(es_store *s);
+/* Finalize every statement of the cache (stmt_cache.c). */
+void es_store_flush_cache(es_store *s);
 
 /* A cached statement, prepared on first use; NULL with err set on failure. */
 sqlite3_stmt *es_store_stmt(es_store *s, es_stmt_id id, es_error *err);

@@ -15,13 +15,7 @@
 #include "../domain/view.h"
 #include "store_internal.h"
 
-#define MAX_VIEW_STMTS 64
 #define SMALL_RANGE 16 /* a command's events: fed one by one (see apply_sql) */
-
-typedef struct es_cached_stmt {
-  char *sql;
-  sqlite3_stmt *st;
-} es_cached_stmt;
 
 const char es_views_sql[] =
     "CREATE TABLE IF NOT EXISTS main.es_views("
@@ -42,54 +36,6 @@ const char es_views_sql[] =
     "CREATE VIEW IF NOT EXISTS main.es_projections(name, table_name, kind, position, lag) AS"
     " SELECT name, name, kind, position,"
     " (SELECT coalesce(max(position), 0) FROM main.es_events) - position FROM main.es_views;";
-
-/* ======================= Statement cache (by SQL text) ======================= */
-
-void es_store_flush_views(es_store *s) {
-  for (int i = 0; i < s->n_view_stmts; i++) {
-    sqlite3_finalize(s->view_stmts[i].st);
-    sqlite3_free(s->view_stmts[i].sql);
-  }
-  sqlite3_free(s->view_stmts);
-  s->view_stmts = 0;
-  s->n_view_stmts = 0;
-}
-
-sqlite3_stmt *es_store_cached(es_store *s, char *sql, es_error *err) {
-  if (!sql) {
-    es_error_set(err, ES_NOMEM, 0);
-    return 0;
-  }
-  for (int i = 0; i < s->n_view_stmts; i++) {
-    if (strcmp(s->view_stmts[i].sql, sql) == 0) {
-      sqlite3_free(sql);
-      return s->view_stmts[i].st;
-    }
-  }
-  sqlite3_stmt *st = 0;
-  int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, 0);
-  if (rc != SQLITE_OK) {
-    es_store_error(s->db, rc, "preparing a view statement", err);
-    sqlite3_free(sql);
-    return 0;
-  }
-  if (!s->view_stmts && !(s->view_stmts = sqlite3_malloc64(sizeof(es_cached_stmt) * MAX_VIEW_STMTS))) goto nomem;
-  if (s->n_view_stmts == MAX_VIEW_STMTS) { /* drop the oldest */
-    sqlite3_finalize(s->view_stmts[0].st);
-    sqlite3_free(s->view_stmts[0].sql);
-    memmove(s->view_stmts, s->view_stmts + 1, sizeof(es_cached_stmt) * (MAX_VIEW_STMTS - 1));
-    s->n_view_stmts--;
-  }
-  s->view_stmts[s->n_view_stmts].sql = sql;
-  s->view_stmts[s->n_view_stmts].st = st;
-  s->n_view_stmts++;
-  return st;
-nomem:
-  sqlite3_finalize(st);
-  sqlite3_free(sql);
-  es_error_set(err, ES_NOMEM, 0);
-  return 0;
-}
 
 /* Run a statement that returns no rows (or whose rows are not needed) to completion. */
 static es_status run_done(es_store *s, sqlite3_stmt *st, const char *doing, es_error *err) {

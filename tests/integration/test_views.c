@@ -786,6 +786,54 @@ static void test_without_rowid_table(void **state) {
   assert_int_equal(u->folds, 3);
 }
 
+/* ----------------------- the statement cache ----------------------- */
+
+/* shapes: every deposit writes its position and a different subset of seven columns (70 shapes),
+** so each write is a statement of its own text and the store's statement cache overflows while
+** the catch-up's read of the log is still being stepped. No unique key: an event applied twice
+** would show as a second row. */
+static es_status shapes_fold(void *user, const es_event *ev, es_view_writer *out) {
+  vuser *u = user;
+  static const char *const cols[7] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6"};
+  int64_t p = es_event_position(ev);
+  unsigned subset = (unsigned)(p % 70) + 1; /* 1..70: a non-empty subset of the seven columns */
+  u->folds++;
+  es_builder *b = es_view_row(out);
+  es_set_int(b, "position", p);
+  for (int i = 0; i < 7; i++)
+    if (subset & (1u << i)) es_set_int(b, cols[i], p);
+  return es_view_insert(out);
+}
+
+static const es_view_type shapes_view = {
+    .iVersion = 1,
+    .name = "shapes",
+    .columns = "position INTEGER NOT NULL, c0, c1, c2, c3, c4, c5, c6",
+    .event_types = deposited_only,
+    .n_event_types = 1,
+    .fold = shapes_fold,
+};
+
+/* Defect: the cache finalized its oldest statement when full, even the log read being stepped. */
+static void test_cache_never_finalizes_a_running_statement(void **state) {
+  fx *f = *state;
+  assert_int_equal(sdb_int(f->db, OPEN("a1", "alice")), 1);
+  sdb_exec(f->db, "BEGIN");
+  for (int i = 0; i < 199; i++) sdb_exec(f->db, DEPOSIT("a1", 1));
+  sdb_exec(f->db, "COMMIT");
+  vuser *u = new_user();
+  register_view(f->db, &shapes_view, u); /* builds from the 200 events at once */
+  assert_int_equal(u->folds, 199);
+  sdb_rows_are(f->db, "SELECT count(*), count(DISTINCT position), min(position), max(position) FROM shapes",
+               "199|199|2|200\n");
+  sdb_rows_are(f->db, "SELECT count(*) FROM shapes WHERE coalesce(c0, c1, c2, c3, c4, c5, c6) IS NOT position", "0\n");
+  /* and the commands after it: the cache keeps working */
+  for (int i = 0; i < 80; i++) assert_int_equal(sdb_int(f->db, DEPOSIT("a1", 1)), 201 + i);
+  sdb_rows_are(f->db, "SELECT count(*), count(DISTINCT position), max(position) FROM shapes", "279|279|280\n");
+  assert_int_equal(sdb_int(f->db, "SELECT es_rebuild('shapes')"), 279);
+  sdb_rows_are(f->db, "SELECT count(*), count(DISTINCT position) FROM shapes", "279|279\n");
+}
+
 /* ----------------------- protection, closing ----------------------- */
 
 static void protected_msg(char *buf, size_t n, const char *table) {
@@ -1030,6 +1078,7 @@ int main(void) {
       T(test_writer_end_to_end),
       T(test_upsert_key_only),
       T(test_without_rowid_table),
+      T(test_cache_never_finalizes_a_running_statement),
       T(test_view_tables_refuse_sql_writes),
       T(test_plain_close_after_views),
       T(test_rebuild_and_fold_from_scratch),
