@@ -62,6 +62,25 @@ void es_error_clear(es_error *e) {
   memset(e, 0, sizeof(*e));
 }
 
+es_status es_status_from_message(const char *text, const char **message) {
+  static const es_status kinds[] = {
+#define ES_STATUS_ITEM(name, str) name,
+      ES_STATUS_LIST(ES_STATUS_ITEM)
+#undef ES_STATUS_ITEM
+  };
+  if (!text || strncmp(text, "es: ", 4) != 0) return ES_OK;
+  for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+    const char *name = es_status_name(kinds[i]);
+    size_t n = strlen(name);
+    if (kinds[i] == ES_OK || kinds[i] == ES_REJECTED || strncmp(text + 4, name, n) != 0 ||
+        strncmp(text + 4 + n, ": ", 2) != 0)
+      continue;
+    *message = text + 4 + n + 2;
+    return kinds[i];
+  }
+  return ES_OK;
+}
+
 char *es_error_format(const es_error *e) {
   const char *kind = es_status_name(e->status);
   const char *msg = e->message ? e->message : kind;

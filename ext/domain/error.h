@@ -29,4 +29,9 @@ void es_error_prefix(es_error *e, const char *fmt, ...) __attribute__((format(pr
 /* "es: <kind>[ (<reason>)]: <message>", allocated with es_mem_alloc (NULL on no memory). */
 char *es_error_format(const es_error *e);
 
+/* The kind named by a text "es: <kind>: <message>" (one of our errors that came back through
+** SQLite: a guard's RAISE, a refused nested call), and where its message starts; ES_OK for any
+** other text. Rejections ("es: rejected (<reason>): …") are not recognised: they carry a reason. */
+es_status es_status_from_message(const char *text, const char **message);
+
 #endif

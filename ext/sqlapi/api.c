@@ -10,7 +10,7 @@ static es_status api_register_aggregate(es_api *api, const es_aggregate_type *ty
   es_api_impl *impl = (es_api_impl *)api;
   es_error err = {0};
   es_status rc;
-  if (impl->conn->in_command) {
+  if (impl->conn->running) {
     rc = es_error_set(&err, ES_MISUSE, "aggregate types cannot be registered from inside a command");
     if (xDestroy) xDestroy(user);
   } else {
@@ -27,7 +27,7 @@ static es_status api_register_view(es_api *api, const es_view_type *type, void *
   es_conn *c = impl->conn;
   es_error err = {0};
   es_status rc;
-  if (c->in_command) {
+  if (c->running) {
     rc = es_error_set(&err, ES_MISUSE, "view types cannot be registered from inside a command");
     if (xDestroy) xDestroy(user);
   } else {
@@ -44,7 +44,7 @@ static es_status api_register_view(es_api *api, const es_view_type *type, void *
 
 static es_status api_unregister_view(es_api *api, const char *name) {
   es_api_impl *impl = (es_api_impl *)api;
-  if (impl->conn->in_command || !name) return ES_MISUSE;
+  if (impl->conn->running || !name) return ES_MISUSE;
   return es_registry_remove_view(impl->conn->registry, name) ? ES_OK : ES_UNKNOWN_VIEW;
 }
 

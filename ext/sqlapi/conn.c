@@ -40,16 +40,34 @@ void es_conn_unref(void *p) {
   sqlite3_free(c);
 }
 
+es_status es_conn_enter(es_conn *c, const char *fname, es_error *err) {
+  if (c->running)
+    return es_error_set(err, ES_MISUSE,
+                        "%s cannot run while %s is running on this connection (a decider, an evolver or a view handler"
+                        " called it): run it after %s returns",
+                        fname, c->running, c->running);
+  c->running = fname;
+  return ES_OK;
+}
+
+void es_conn_leave(es_conn *c) { c->running = 0; }
+
 es_status es_conn_atomic(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg, es_error *err) {
+  if (es_conn_enter(c, fname, err)) return err->status;
+  es_status rc = es_conn_atomic_entered(c, fname, guarded, work, arg, err);
+  es_conn_leave(c);
+  return rc;
+}
+
+es_status es_conn_atomic_entered(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg,
+                                 es_error *err) {
   es_txn_kind kind;
   es_conn_ensure_close_hook(c);
   if (es_txn_begin(&c->txn, fname, &kind, err)) return err->status;
   if (kind == ES_TXN_TOP) es_store_settle(c->store); /* no earlier transaction is still open */
   es_store_begin_call(c->store);
-  c->in_command = 1;
   es_status rc = es_store_open(c->store, guarded, err);
   if (rc == ES_OK) rc = work(c, arg, err);
-  c->in_command = 0;
   if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
   es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
   es_txn_explain_busy(kind, err);

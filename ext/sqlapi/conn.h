@@ -39,7 +39,7 @@ struct es_conn {
   es_api_impl api;
   sqlite3_int64 max_payload_bytes;
   int close_hook_connected; /* the es_aggregates table is connected: see aggregates_vtab.c */
-  int in_command;           /* a command is being decided: the registry must not change under it */
+  const char *running;      /* the sqlite-es call running on this connection (its SQL name), or NULL */
   es_sql_context *sql_context;       /* the running SQL decider's or evolver's context, or NULL */
   char *sql_reject_reason;           /* set by es_require in a decider */
   char *sql_reject_message;
@@ -56,12 +56,24 @@ void es_conn_flush(es_conn *c);
 void es_conn_ensure_close_hook(es_conn *c);
 
 /*
+** A call that runs deciders, evolvers or view handlers (or changes what they are) enters the
+** connection first. Another such call while it runs (an application function called from a
+** decider, an evolver or a view handler, calling back into sqlite-es) is refused with `misuse`:
+** it would reset the running call's statements and change the registry under it.
+*/
+es_status es_conn_enter(es_conn *c, const char *fname, es_error *err);
+void es_conn_leave(es_conn *c);
+
+/*
 ** Run work atomically under the transaction policy (txn_policy.c): the storage is checked
 ** (protection too, when guarded), then work runs; it is committed when work succeeds and rolled
-** back (only what it wrote) when it fails. Every write-side SQL function goes through here.
+** back (only what it wrote) when it fails. Every write-side SQL function goes through here;
+** es_conn_atomic enters the connection, es_conn_atomic_entered is for a call that already has.
 */
 typedef es_status (*es_work_fn)(es_conn *c, void *arg, es_error *err);
 es_status es_conn_atomic(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg, es_error *err);
+es_status es_conn_atomic_entered(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg,
+                                 es_error *err);
 /* Load the SQL aggregate definitions into the registry when they changed (sql_aggregates.c). */
 es_status es_sql_aggregates_sync(es_conn *c, es_error *err);
 void es_sql_clear_outcome(es_conn *c);

@@ -60,13 +60,14 @@ void es_state_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   es_conn_ensure_close_hook(c);
   es_event_store port = es_store_port(c->store);
-  es_status rc = es_sql_aggregates_sync(c, &err);
-  c->in_command = 1;
-  if (rc == ES_OK) rc = id_args(argv, &type, &id, &err);
-  if (rc == ES_OK) rc = es_store_open(c->store, 0, &err);
-  if (rc == ES_OK) rc = es_aggregate_state_json(c->registry, &port, type, id, &json, 0, &err);
-  c->in_command = 0;
-  if (rc == ES_OK) {
+  if (es_conn_enter(c, "es_state", &err) == ES_OK) {
+    es_status rc = es_sql_aggregates_sync(c, &err);
+    if (rc == ES_OK) rc = id_args(argv, &type, &id, &err);
+    if (rc == ES_OK) rc = es_store_open(c->store, 0, &err);
+    if (rc == ES_OK) es_aggregate_state_json(c->registry, &port, type, id, &json, 0, &err);
+    es_conn_leave(c);
+  }
+  if (err.status == ES_OK) {
     sqlite3_result_text(ctx, json, -1, es_mem_free);
     json = 0;
   } else {

@@ -121,7 +121,11 @@ static es_status complain(const es_object *o, es_status status, char *message) {
   return status;
 }
 
+/* A decider's or evolver's statement failed; an error of ours keeps its kind and message. */
 static es_status view_failed(es_conn *c, const es_object *o, const char *what, const char *view) {
+  const char *ours = 0;
+  es_status named = es_status_from_message(sqlite3_errmsg(c->db), &ours);
+  if (named != ES_OK) return complain(o, named, es_mem_printf("%s", ours));
   return complain(o, ES_STORAGE, es_mem_printf("%s %s failed: %s", what, view, sqlite3_errmsg(c->db)));
 }
 

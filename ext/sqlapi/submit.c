@@ -76,9 +76,12 @@ es_status es_sql_submit(es_conn *c, const char *fname, int argc, sqlite3_value *
   if (read_args(fname, argc, argv, req, err)) return err->status;
   req->max_payload_bytes = (size_t)c->max_payload_bytes;
   es_conn_ensure_close_hook(c);
-  if (es_sql_aggregates_sync(c, err)) return err->status; /* definitions stored in the database */
-  if (es_command_check(c->registry, req, err)) return err->status; /* cheap refusals take no lock */
-  return es_conn_atomic(c, fname, 1, run_command, &w, err);
+  if (es_conn_enter(c, fname, err)) return err->status;
+  es_status rc = es_sql_aggregates_sync(c, err); /* definitions stored in the database */
+  if (rc == ES_OK) rc = es_command_check(c->registry, req, err); /* cheap refusals take no lock */
+  if (rc == ES_OK) rc = es_conn_atomic_entered(c, fname, 1, run_command, &w, err);
+  es_conn_leave(c);
+  return rc;
 }
 
 void es_submit_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

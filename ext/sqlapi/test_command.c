@@ -84,14 +84,17 @@ void es_test_command_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     req.payload = (const char *)sqlite3_value_text(argv[3]);
     req.payload_len = (size_t)sqlite3_value_bytes(argv[3]);
   }
-  if (es_sql_aggregates_sync(c, &err) != ES_OK) goto done;
-  if (es_given_store_init(&g, (const char *)sqlite3_value_text(argv[1]), (size_t)sqlite3_value_bytes(argv[1]), &err))
-    goto done;
-  es_event_store port = es_given_store_port(&g);
-  c->in_command = 1;
-  es_status rc = es_command_run(c->registry, &port, &req, &res, &outcome);
-  if (rc == ES_OK) success_json(c, &g, req.aggregate_type, &b, &err);
-  c->in_command = 0;
+  if (es_conn_enter(c, "es_test_command", &err) != ES_OK) goto done;
+  es_status rc = es_sql_aggregates_sync(c, &err);
+  if (rc == ES_OK &&
+      es_given_store_init(&g, (const char *)sqlite3_value_text(argv[1]), (size_t)sqlite3_value_bytes(argv[1]), &err) ==
+          ES_OK) {
+    es_event_store port = es_given_store_port(&g);
+    rc = es_command_run(c->registry, &port, &req, &res, &outcome);
+    if (rc == ES_OK) success_json(c, &g, req.aggregate_type, &b, &err);
+  }
+  es_conn_leave(c);
+  if (err.status != ES_OK) goto done;
   if (rc == ES_BUSY || rc == ES_STORAGE || rc == ES_NOMEM || rc == ES_MISUSE) { /* the machinery, not the command */
     err = outcome;
     memset(&outcome, 0, sizeof(outcome));

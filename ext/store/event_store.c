@@ -80,8 +80,10 @@ es_status es_store_error(sqlite3 *db, int rc, const char *doing, es_error *err) 
   if ((rc & 0xff) == SQLITE_NOMEM) return es_error_set(err, ES_NOMEM, 0);
   es_status kind = ES_STORAGE;
   if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) kind = ES_BUSY;
-  if (strncmp(msg, "es: protected: ", 15) == 0) /* a guard refused: its message says it all */
-    es_error_set(err, ES_PROTECTED, "%s", msg + 15);
+  const char *ours = 0;
+  es_status named = es_status_from_message(msg, &ours);
+  if (named != ES_OK) /* one of ours (a guard refused, a nested call was refused): it says it all */
+    es_error_set(err, named, "%s", ours);
   else
     es_error_set(err, kind, "%s: %s (%d)", doing, msg, ext);
   err->native_code = ext;
