@@ -66,7 +66,7 @@ es_status es_conn_atomic_entered(es_conn *c, const char *fname, int guarded, es_
   if (es_txn_begin(&c->txn, fname, &kind, err)) return err->status;
   if (kind == ES_TXN_TOP) es_store_settle(c->store); /* no earlier transaction is still open */
   es_store_begin_call(c->store);
-  es_status rc = es_store_open(c->store, guarded, err);
+  es_status rc = es_store_open(c->store, guarded ? ES_OPEN_WRITE : ES_OPEN_REPAIR, err);
   if (rc == ES_OK) rc = work(c, arg, err);
   if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
   es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));

@@ -22,22 +22,6 @@
 #include "errors.h"
 #include "functions.h"
 
-static const char sql_aggregates_ddl[] =
-    "CREATE TABLE IF NOT EXISTS main.es_sql_aggregates("
-    " name TEXT PRIMARY KEY NOT NULL, initial_state TEXT NOT NULL, events TEXT NOT NULL,"
-    " generation INTEGER NOT NULL DEFAULT 1, defined_at TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS main.es_sql_handlers("
-    " aggregate TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('decide', 'evolve')),"
-    " name TEXT NOT NULL, view TEXT NOT NULL, PRIMARY KEY (aggregate, kind, name)) WITHOUT ROWID;"
-#define SQL_GUARD(tbl, op)                                                                         \
-  "CREATE TRIGGER IF NOT EXISTS main." tbl "_" op "_guard BEFORE " op " ON " tbl                   \
-  " WHEN es_internal_write('" tbl "') IS NOT 1 BEGIN SELECT RAISE(ABORT, 'es: protected: " tbl     \
-  " holds aggregate definitions: change them with es_create_aggregate, es_create_decider and"     \
-  " es_create_evolver'); END;"
-    SQL_GUARD("es_sql_aggregates", "INSERT") SQL_GUARD("es_sql_aggregates", "UPDATE")
-    SQL_GUARD("es_sql_aggregates", "DELETE") SQL_GUARD("es_sql_handlers", "INSERT")
-    SQL_GUARD("es_sql_handlers", "UPDATE") SQL_GUARD("es_sql_handlers", "DELETE");
-
 /* ======================= The aggregate type behind a SQL definition ======================= */
 
 typedef struct sql_handler {
@@ -578,9 +562,7 @@ static es_status store_definition(es_conn *c, const def_args *a, es_error *err) 
   es_mem_free(events);
   if (rc != ES_OK) return rc;
   if (!es_store_exists(c->store) && (rc = es_store_create(c->store, err)) != ES_OK) return rc;
-  if (!table_exists(c, "es_sql_aggregates") &&
-      (rc = es_store_exec(c->store, sqlite3_mprintf("%s", sql_aggregates_ddl), "creating es_sql_aggregates", err)) != ES_OK)
-    return rc;
+  if ((rc = es_store_ensure_definitions(c->store, err)) != ES_OK) return rc;
   if (a->kind == DEF_AGGREGATE) {
     es_store_arm(c->store, "es_sql_aggregates");
     rc = es_store_exec(c->store,

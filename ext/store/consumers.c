@@ -10,32 +10,7 @@
 
 #include "store_internal.h"
 
-static const char consumers_ddl[] =
-    "CREATE TABLE IF NOT EXISTS main.es_checkpoints("
-    " name TEXT PRIMARY KEY NOT NULL,"
-    " aggregate_type TEXT,"
-    " group_member INTEGER NOT NULL DEFAULT 0,"
-    " group_size INTEGER NOT NULL DEFAULT 0,"
-    " position INTEGER NOT NULL DEFAULT 0,"
-    " updated_at TEXT NOT NULL) WITHOUT ROWID;"
-#define CONSUMER_GUARD(op)                                                                           \
-  "CREATE TRIGGER IF NOT EXISTS main.es_checkpoints_" op "_guard BEFORE " op " ON es_checkpoints"        \
-  " WHEN es_internal_write('es_checkpoints') IS NOT 1 BEGIN SELECT RAISE(ABORT, 'es: protected:"      \
-  " es_checkpoints holds the checkpoints of consumers: change them with es_create_consumer and es_ack'); END;"
-    CONSUMER_GUARD("INSERT") CONSUMER_GUARD("UPDATE") CONSUMER_GUARD("DELETE")
-    "CREATE VIEW IF NOT EXISTS main.es_consumers(name, aggregate_type, group_member, group_size, position, lag) AS"
-    " SELECT name, aggregate_type, group_member, group_size, position,"
-    " (SELECT coalesce(max(position), 0) FROM main.es_events) - position FROM main.es_checkpoints;";
-
-static int consumers_table_exists(es_store *s) {
-  es_error ignored = {0};
-  sqlite3_stmt *q = es_store_cached(
-      s, sqlite3_mprintf("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_checkpoints'"), &ignored);
-  int found = q && sqlite3_step(q) == SQLITE_ROW;
-  if (q) sqlite3_reset(q);
-  es_error_clear(&ignored);
-  return found;
-}
+static int consumers_table_exists(es_store *s) { return es_table_exists(s, ES_TABLE_CHECKPOINTS); }
 
 es_status es_consumer_create(es_store *s, const char *name, const char *aggregate_type, int64_t member, int64_t size,
                              es_error *err) {
@@ -44,8 +19,7 @@ es_status es_consumer_create(es_store *s, const char *name, const char *aggregat
                         "consumer group member must be 0 to size - 1 (member %lld, size %lld)", (long long)member,
                         (long long)size);
   es_status rc = s->exists ? ES_OK : es_store_create(s, err);
-  if (rc == ES_OK && !consumers_table_exists(s))
-    rc = es_store_exec(s, sqlite3_mprintf("%s", consumers_ddl), "creating es_checkpoints", err);
+  if (rc == ES_OK) rc = es_table_ensure(s, ES_TABLE_CHECKPOINTS, err);
   if (rc != ES_OK) return rc;
   sqlite3_stmt *st = es_store_cached(
       s,

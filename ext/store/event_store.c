@@ -1,36 +1,17 @@
 /*
-** event_store.c — the SQLite adapter of the event-store port: the schema, its verification,
-** stream reads, idempotency records and the append step, over cached prepared statements.
+** event_store.c — the SQLite adapter of the event-store port: the storage's verification and
+** upgrade (its tables are in schema.c, its guards in protection.c), stream reads, idempotency
+** records and the append step, over cached prepared statements.
+**
+** es_meta records the last position ever given ('last_position'). The append step gives the
+** positions after it and moves it, in the same transaction, and refuses to append when the end
+** of the log is not that record: events deleted at the end (a position would be given twice) or
+** appended behind sqlite-es's back.
 */
 #include <string.h>
 
 #include "../domain/mem.h"
 #include "store_internal.h"
-
-/* The storage; triggers come from protection.c. Created inside the first command's transaction. */
-const char es_schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS main.es_meta(key TEXT PRIMARY KEY NOT NULL, value ANY) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS main.es_events("
-    " position INTEGER PRIMARY KEY,"
-    " aggregate_type TEXT NOT NULL,"
-    " aggregate_id TEXT NOT NULL,"
-    " version INTEGER NOT NULL CHECK (version >= 1),"
-    " type TEXT NOT NULL,"
-    " data TEXT NOT NULL,"
-    " metadata TEXT,"
-    " command_id TEXT,"
-    " recorded_at TEXT NOT NULL,"
-    " UNIQUE (aggregate_type, aggregate_id, version));"
-    "CREATE INDEX IF NOT EXISTS main.es_events_by_category ON es_events(aggregate_type, position);"
-    "CREATE INDEX IF NOT EXISTS main.es_events_by_type ON es_events(type, position);"
-    "CREATE TABLE IF NOT EXISTS main.es_commands("
-    " command_id TEXT PRIMARY KEY NOT NULL,"
-    " aggregate_type TEXT NOT NULL,"
-    " aggregate_id TEXT NOT NULL,"
-    " command_type TEXT NOT NULL,"
-    " version INTEGER NOT NULL,"
-    " position INTEGER NOT NULL,"
-    " recorded_at TEXT NOT NULL) WITHOUT ROWID;";
 
 #define ES_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
@@ -41,8 +22,11 @@ static const char *const stmt_sql[ES_STMT_COUNT] = {
     [ES_STMT_STREAM_VERSION] = "SELECT max(version) FROM main.es_events WHERE aggregate_type = ?1 AND aggregate_id = ?2",
     [ES_STMT_FIND_COMMAND] = "SELECT aggregate_type, aggregate_id, command_type, version, position"
                              " FROM main.es_commands WHERE command_id = ?1",
-    [ES_STMT_INSERT_EVENT] = "INSERT INTO main.es_events(aggregate_type, aggregate_id, version, type, data,"
-                             " metadata, command_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " ES_NOW ")",
+    [ES_STMT_READ_HEAD] = "SELECT (SELECT value FROM main.es_meta WHERE key = 'last_position'),"
+                          " (SELECT coalesce(max(position), 0) FROM main.es_events)",
+    [ES_STMT_SET_HEAD] = "UPDATE main.es_meta SET value = ?1 WHERE key = 'last_position'",
+    [ES_STMT_INSERT_EVENT] = "INSERT INTO main.es_events(position, aggregate_type, aggregate_id, version, type, data,"
+                             " metadata, command_id, recorded_at) VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, " ES_NOW ")",
     [ES_STMT_INSERT_COMMAND] = "INSERT INTO main.es_commands(command_id, aggregate_type, aggregate_id, command_type,"
                                " version, position, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, " ES_NOW ")",
 };
@@ -67,6 +51,7 @@ void es_store_flush(es_store *s) {
 void es_store_free(es_store *s) {
   if (!s) return;
   es_store_flush(s);
+  sqlite3_free(s->damage);
   sqlite3_free(s);
 }
 
@@ -108,63 +93,67 @@ static int step_row(sqlite3_stmt *st) {
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Which of our tables and triggers exist, and the recorded format: the slow part of es_store_open. */
-static es_status verify_storage(es_store *s, es_error *err) {
+/* Note why the storage may not be written (the first reason found wins). */
+static void set_damage(es_store *s, es_status kind, char *why) {
+  if (s->damage) {
+    sqlite3_free(why);
+    return;
+  }
+  s->damage = why ? why : sqlite3_mprintf("%s", "the storage could not be checked (out of memory)");
+  s->damage_kind = why ? kind : ES_NOMEM;
+}
+
+static int first_guard_problem(void *arg, const es_guard *g, es_guard_state st) {
+  if (st == ES_GUARD_OK) return 1;
+  set_damage(arg, ES_PROTECTED, es_guard_problem(g, st));
+  return 0;
+}
+
+/* The recorded format (an integer >= 1), or an error saying the storage is damaged or too new. */
+static es_status read_format(es_store *s, es_error *err) {
   sqlite3_stmt *q = 0;
   es_status rc = ES_OK;
-  int src = sqlite3_prepare_v2(s->db, "SELECT name, type FROM main.sqlite_schema WHERE name GLOB 'es_*'", -1, &q, 0);
-  int tables = 0, found_triggers = 0;
-  char trig[16] = {0};
-  while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
-    src = SQLITE_OK;
-    const char *name = (const char *)sqlite3_column_text(q, 0);
-    const char *type = (const char *)sqlite3_column_text(q, 1);
-    if (!name || !type) continue;
-    if (strcmp(type, "table") == 0 &&
-        (!strcmp(name, "es_events") || !strcmp(name, "es_commands") || !strcmp(name, "es_meta")))
-      tables++;
-    for (int i = 0; strcmp(type, "trigger") == 0 && es_protection_triggers[i]; i++)
-      if (strcmp(name, es_protection_triggers[i]) == 0) trig[i] = 1, found_triggers++;
-  }
-  if (src != SQLITE_DONE && src != SQLITE_OK) {
-    rc = es_store_error(s->db, src, "reading the schema", err);
-    goto done;
-  }
-  s->exists = 0;
-  s->missing_trigger = 0;
-  if (tables == 0 && found_triggers == 0) goto done;
-  if (tables != 3) {
-    rc = es_error_set(err, ES_STORAGE, "the sqlite-es storage in this database is incomplete (%d of its 3 tables)",
-                      tables);
-    goto done;
-  }
-  sqlite3_finalize(q);
-  q = 0;
-  src = sqlite3_prepare_v2(s->db, "SELECT value FROM main.es_meta WHERE key = 'format'", -1, &q, 0);
+  int src = sqlite3_prepare_v2(s->db, "SELECT value FROM main.es_meta WHERE key = 'format'", -1, &q, 0);
   if (src == SQLITE_OK) src = step_row(q);
   if (src != SQLITE_OK) {
     rc = es_store_error(s->db, src, "reading the storage format", err);
-    goto done;
-  }
-  if (sqlite3_column_type(q, 0) != SQLITE_INTEGER || sqlite3_column_int64(q, 0) < 1) {
+  } else if (sqlite3_column_type(q, 0) != SQLITE_INTEGER || sqlite3_column_int64(q, 0) < 1) {
     rc = es_error_set(err, ES_STORAGE, "es_meta holds no valid storage format: the sqlite-es storage is damaged");
-    goto done;
-  }
-  sqlite3_int64 format = sqlite3_column_int64(q, 0);
-  if (format > ES_STORAGE_FORMAT) {
+  } else if ((s->format = sqlite3_column_int64(q, 0)) > ES_STORAGE_FORMAT) {
     rc = es_error_set(err, ES_STORAGE,
                       "this database has sqlite-es storage format %lld; this build of sqlite-es (%s) reads"
                       " format %d: upgrade sqlite-es",
-                      (long long)format, ES_VERSION_STRING, ES_STORAGE_FORMAT);
-    goto done;
+                      (long long)s->format, ES_VERSION_STRING, ES_STORAGE_FORMAT);
   }
-  s->missing_trigger = 0;
-  for (int i = 0; es_protection_triggers[i] && !s->missing_trigger; i++)
-    if (!trig[i]) s->missing_trigger = es_protection_triggers[i];
-  if (!s->missing_trigger && (rc = es_views_missing_guard(s, err)) != ES_OK) goto done;
-  s->exists = 1;
-done:
   sqlite3_finalize(q);
+  return rc;
+}
+
+/*
+** The slow part of es_store_open, run when the schema changed: the log's tables (all three or
+** none), their definitions and the optional tables' (a change is damage), the format, and every
+** guard (one missing or not as we installed it is damage). Damage stops writes, not reads.
+*/
+static es_status verify_storage(es_store *s, es_error *err) {
+  es_status rc = ES_OK;
+  int found[ES_TABLE_COUNT] = {0}, log_tables = 0;
+  s->exists = 0;
+  s->format = 0;
+  sqlite3_free(s->damage);
+  s->damage = 0;
+  for (int id = 0; rc == ES_OK && id < ES_TABLE_COUNT; id++) {
+    char *problem = 0;
+    rc = es_table_check(s, (es_table_id)id, &found[id], &problem, err);
+    if (problem) set_damage(s, ES_STORAGE, problem);
+    if (id <= ES_TABLE_META) log_tables += found[id];
+  }
+  if (rc != ES_OK || log_tables == 0) return rc;
+  if (log_tables != 3)
+    return es_error_set(err, ES_STORAGE, "the sqlite-es storage in this database is incomplete (%d of its 3 tables)",
+                        log_tables);
+  if ((rc = read_format(s, err)) != ES_OK) return rc;
+  s->exists = 1;
+  if (s->format == ES_STORAGE_FORMAT && !s->damage) rc = es_guards_check(s, first_guard_problem, s, err);
   return rc;
 }
 
@@ -179,26 +168,76 @@ static int log_table_present(es_store *s) {
   return found;
 }
 
+/* A guarded write of es_meta's row key (insert, or update when it exists). */
+static es_status set_meta(es_store *s, const char *key, int64_t value, int update, es_error *err) {
+  sqlite3_stmt *st = 0;
+  int rc = sqlite3_prepare_v2(s->db,
+                              update ? "UPDATE main.es_meta SET value = ?2 WHERE key = ?1"
+                                     : "INSERT INTO main.es_meta(key, value) VALUES (?1, ?2)",
+                              -1, &st, 0);
+  es_status status;
+  if (rc != SQLITE_OK) {
+    status = es_store_error(s->db, rc, "recording the storage format", err);
+  } else {
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    status = es_store_guarded_write(s, st, "es_meta", "recording the storage format", err);
+  }
+  sqlite3_finalize(st);
+  return status;
+}
+
+/*
+** Format 1 → 2, in the current write transaction: es_meta's UPDATE guard lets the append step
+** through; every guard is written anew (they name every column now); the last position given is
+** the end of the log, the best that is known of it.
+*/
+static es_status upgrade(es_store *s, es_error *err) {
+  sqlite3_stmt *q = 0;
+  int64_t end = 0;
+  es_status rc = es_store_exec(s, sqlite3_mprintf("DROP TRIGGER IF EXISTS main.es_meta_no_update"),
+                               "upgrading the sqlite-es storage", err);
+  for (int id = 0; rc == ES_OK && id < ES_TABLE_COUNT; id++)
+    if (es_table_exists(s, (es_table_id)id)) rc = es_guards_install(s, es_table((es_table_id)id)->name, err);
+  char **views = 0;
+  int n_views = 0;
+  if (rc == ES_OK) rc = es_views_names(s, &views, &n_views, err);
+  for (int i = 0; rc == ES_OK && i < n_views; i++) rc = es_guards_install_view(s, views[i], err);
+  es_table_columns_free(views, n_views);
+  if (rc == ES_OK) {
+    int src = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(position), 0) FROM main.es_events", -1, &q, 0);
+    if (src == SQLITE_OK && (src = step_row(q)) == SQLITE_OK) end = sqlite3_column_int64(q, 0);
+    if (src != SQLITE_OK) rc = es_store_error(s->db, src, "upgrading the sqlite-es storage", err);
+    sqlite3_finalize(q);
+  }
+  if (rc == ES_OK) rc = set_meta(s, "last_position", end, 0, err);
+  if (rc == ES_OK) rc = set_meta(s, "format", ES_STORAGE_FORMAT, 1, err);
+  s->schema_cookie = -1;
+  return rc;
+}
+
 /*
 ** The verification is cached by schema version. While storage we created is not yet committed,
 ** that is not enough: a ROLLBACK of the caller's transaction brings back an old schema version
 ** that later DDL can reach again, with the storage gone; so the log table's presence is checked.
 */
-es_status es_store_open(es_store *s, int for_write, es_error *err) {
-  sqlite3_stmt *st = es_store_stmt(s, ES_STMT_SCHEMA_VERSION, err);
-  if (!st) return err->status;
-  int src = step_row(st);
-  int cookie = sqlite3_column_int(st, 0);
-  sqlite3_reset(st);
-  if (src != SQLITE_OK) return es_store_error(s->db, src, "reading the schema version", err);
-  if (cookie != s->schema_cookie || (s->created_pending && !log_table_present(s))) {
-    es_status rc = verify_storage(s, err);
-    s->schema_cookie = rc == ES_OK ? cookie : -1;
-    if (rc != ES_OK) return rc;
+es_status es_store_open(es_store *s, es_open_mode mode, es_error *err) {
+  for (int pass = 0; pass < 2; pass++) {
+    sqlite3_stmt *st = es_store_stmt(s, ES_STMT_SCHEMA_VERSION, err);
+    if (!st) return err->status;
+    int src = step_row(st);
+    int cookie = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    if (src != SQLITE_OK) return es_store_error(s->db, src, "reading the schema version", err);
+    if (cookie != s->schema_cookie || (s->created_pending && !log_table_present(s))) {
+      es_status rc = verify_storage(s, err);
+      s->schema_cookie = rc == ES_OK ? cookie : -1;
+      if (rc != ES_OK) return rc;
+    }
+    if (mode == ES_OPEN_READ || !s->exists || s->format >= ES_STORAGE_FORMAT) break;
+    if (pass == 0 && upgrade(s, err) != ES_OK) return err->status;
   }
-  if (for_write && s->exists && s->missing_trigger)
-    return es_error_set(err, ES_PROTECTED, "trigger %s is missing, so %s is not protected; restore it with SELECT es_protect()",
-                        s->missing_trigger, s->missing_trigger == s->missing_view_guard ? "a read model" : "the log");
+  if (mode == ES_OPEN_WRITE && s->exists && s->damage) return es_error_set(err, s->damage_kind, "%s", s->damage);
   return ES_OK;
 }
 
@@ -215,22 +254,15 @@ int es_store_wrote(const es_store *s) { return s->wrote; }
 es_status es_store_create(es_store *s, es_error *err) {
   s->wrote = 1;
   s->created_pending = 1;
-  int rc = sqlite3_exec(s->db, es_schema_sql, 0, 0, 0);
-  if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, es_protection_sql, 0, 0, 0);
-  if (rc != SQLITE_OK) return es_store_error(s->db, rc, "creating the sqlite-es storage", err);
-  sqlite3_stmt *st = 0;
-  es_status status = ES_OK;
-  rc = sqlite3_prepare_v2(s->db, "INSERT INTO main.es_meta(key, value) VALUES ('format', ?1)", -1, &st, 0);
-  if (rc != SQLITE_OK) {
-    status = es_store_error(s->db, rc, "creating the sqlite-es storage", err);
-  } else {
-    sqlite3_bind_int(st, 1, ES_STORAGE_FORMAT);
-    status = es_store_guarded_insert(s, st, "es_meta", "recording the storage format", err);
-  }
-  sqlite3_finalize(st);
-  if (status != ES_OK) return status;
+  es_status rc = ES_OK;
+  for (int id = 0; rc == ES_OK && id <= ES_TABLE_META; id++) rc = es_table_create(s, (es_table_id)id, err);
+  if (rc == ES_OK) rc = set_meta(s, "format", ES_STORAGE_FORMAT, 0, err);
+  if (rc == ES_OK) rc = set_meta(s, "last_position", 0, 0, err);
+  if (rc != ES_OK) return rc;
   s->exists = 1;
-  s->missing_trigger = 0;
+  s->format = ES_STORAGE_FORMAT;
+  sqlite3_free(s->damage);
+  s->damage = 0;
   s->schema_cookie = -1; /* verify again next time: the schema changed */
   return ES_OK;
 }
@@ -319,9 +351,45 @@ static es_status port_find_command(void *self, const char *command_id, es_comman
   return rc;
 }
 
-/* Insert one event; its position is the next rowid (gapless: the log never loses a row). */
+/* The last position given, and the end of the log: they must be the same. */
+static es_status read_head(es_store *s, int64_t *head, es_error *err) {
+  sqlite3_stmt *st = es_store_stmt(s, ES_STMT_READ_HEAD, err);
+  if (!st) return err->status;
+  int src = step_row(st);
+  int recorded = sqlite3_column_type(st, 0) == SQLITE_INTEGER;
+  int64_t last = sqlite3_column_int64(st, 0), end = sqlite3_column_int64(st, 1);
+  sqlite3_reset(st);
+  *head = last;
+  if (src != SQLITE_OK) return es_store_error(s->db, src, "reading the end of the log", err);
+  if (!recorded)
+    return es_error_set(err, ES_STORAGE, "es_meta does not record the last position given: the sqlite-es storage is damaged");
+  if (end < last)
+    return es_error_set(err, ES_PROTECTED,
+                        "the log has lost events: position %lld was given, but es_events ends at position %lld (events"
+                        " were deleted while a guard was missing); a position is never given twice, so nothing more is"
+                        " appended: restore the database from a backup (SELECT * FROM es_integrity_check lists the damage)",
+                        (long long)last, (long long)end);
+  if (end > last)
+    return es_error_set(err, ES_PROTECTED,
+                        "es_events holds events that sqlite-es did not append (positions %lld to %lld, after the last"
+                        " it gave, %lld): they bypassed every aggregate's decision: restore the database from a backup"
+                        " (SELECT * FROM es_integrity_check lists the damage)",
+                        (long long)last + 1, (long long)end, (long long)last);
+  return ES_OK;
+}
+
+static es_status set_head(es_store *s, int64_t head, es_error *err) {
+  sqlite3_stmt *st = es_store_stmt(s, ES_STMT_SET_HEAD, err);
+  if (!st) return err->status;
+  sqlite3_bind_int64(st, 1, head);
+  es_status rc = es_store_guarded_write(s, st, "es_meta", "recording the last position", err);
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* Insert one event at the given position (the one after the last given). */
 static es_status insert_event(es_store *s, sqlite3_stmt *st, const es_append_request *req, size_t i,
-                              int64_t *position, es_error *err) {
+                              int64_t position, es_error *err) {
   const es_new_event *ev = &req->events[i];
   sqlite3_bind_text(st, 1, req->aggregate_type, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, req->aggregate_id, -1, SQLITE_STATIC);
@@ -332,8 +400,8 @@ static es_status insert_event(es_store *s, sqlite3_stmt *st, const es_append_req
   else sqlite3_bind_null(st, 6);
   if (req->command_id) sqlite3_bind_text(st, 7, req->command_id, -1, SQLITE_STATIC);
   else sqlite3_bind_null(st, 7);
-  es_status rc = es_store_guarded_insert(s, st, "es_events", "appending an event", err);
-  if (rc == ES_OK) *position = sqlite3_last_insert_rowid(s->db);
+  sqlite3_bind_int64(st, 8, position);
+  es_status rc = es_store_guarded_write(s, st, "es_events", "appending an event", err);
   sqlite3_reset(st);
   return rc;
 }
@@ -347,7 +415,7 @@ static es_status record_command(es_store *s, const es_append_request *req, int64
   sqlite3_bind_text(st, 4, req->command_type, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, req->first_version - 1 + (int64_t)req->n_events);
   sqlite3_bind_int64(st, 6, position);
-  es_status rc = es_store_guarded_insert(s, st, "es_commands", "recording the command_id", err);
+  es_status rc = es_store_guarded_write(s, st, "es_commands", "recording the command_id", err);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return rc;
@@ -360,10 +428,16 @@ static es_status port_append(void *self, const es_append_request *req, es_append
   out->last_position = 0;
   if (req->n_events == 0 && !req->command_id) return ES_OK;
   if (!s->exists && (rc = es_store_create(s, err)) != ES_OK) return rc;
+  int64_t head = 0;
+  if (req->n_events && (rc = read_head(s, &head, err)) != ES_OK) return rc;
   sqlite3_stmt *st = req->n_events ? es_store_stmt(s, ES_STMT_INSERT_EVENT, err) : 0;
   if (req->n_events && !st) return err->status;
-  for (size_t i = 0; rc == ES_OK && i < req->n_events; i++) rc = insert_event(s, st, req, i, &out->last_position, err);
+  for (size_t i = 0; rc == ES_OK && i < req->n_events; i++) rc = insert_event(s, st, req, i, head + 1 + (int64_t)i, err);
   if (st) sqlite3_clear_bindings(st);
+  if (rc == ES_OK && req->n_events) {
+    out->last_position = head + (int64_t)req->n_events;
+    rc = set_head(s, out->last_position, err);
+  }
   if (rc == ES_OK && req->command_id) rc = record_command(s, req, out->last_position, err);
   sqlite3_set_last_insert_rowid(s->db, saved_rowid); /* the caller's last_insert_rowid() is theirs */
   return rc;

@@ -11,7 +11,10 @@
 #include "../ports/view_store.h"
 #include "../sqlite_ext.h"
 
-#define ES_STORAGE_FORMAT 1 /* on-disk format written by this build; newer ones are refused */
+/* The on-disk format written by this build; newer ones are refused, older ones upgraded by the
+** first write. 2: es_meta records the last position given (positions are never given twice),
+** guards name every column, es_meta's UPDATE guard lets the append step move that record. */
+#define ES_STORAGE_FORMAT 2
 
 typedef struct es_store es_store;
 
@@ -21,9 +24,11 @@ void es_store_free(es_store *s);
 void es_store_flush(es_store *s);
 
 /* Check the storage before use: absent is fine (it is created by the first append); an
-** incomplete or newer-format storage is an error, and so is a missing protection trigger when
-** for_write. Cheap when the schema is unchanged. */
-es_status es_store_open(es_store *s, int for_write, es_error *err);
+** incomplete or newer-format storage is an error. A write (ES_OPEN_WRITE, ES_OPEN_REPAIR) first
+** upgrades an older format; ES_OPEN_WRITE also refuses a storage that is not protected (a guard
+** missing or changed) or was altered (a table changed). Cheap when the schema is unchanged. */
+typedef enum es_open_mode { ES_OPEN_READ, ES_OPEN_WRITE, ES_OPEN_REPAIR } es_open_mode;
+es_status es_store_open(es_store *s, es_open_mode mode, es_error *err);
 int es_store_exists(const es_store *s); /* as of the last es_store_open */
 /* No transaction is open: storage created by an earlier one is now committed or gone. */
 void es_store_settle(es_store *s);
@@ -38,6 +43,10 @@ es_status es_store_create(es_store *s, es_error *err);
 /* A log query, translated to SQL, prepared and bound (log_reader.c); the caller finalizes it. */
 struct es_log_query;
 sqlite3_stmt *es_store_prepare_query(es_store *s, const struct es_log_query *q, es_error *err);
+
+/* The tables of SQL aggregate definitions (es_sql_aggregates, es_sql_handlers), created with their
+** guards when missing (schema.c). */
+es_status es_store_ensure_definitions(es_store *s, es_error *err);
 
 /* ---- durable consumers (consumers.c) ---- */
 
@@ -88,15 +97,7 @@ es_status es_store_error(sqlite3 *db, int rc, const char *doing, es_error *err);
 
 /* The guard es_internal_write(table) consults: 1 for the one write the store has armed. */
 int es_store_guard_consume(es_store *s, const char *table);
-/* Insert exactly one row with the guard armed for table; doing names the step in errors. */
-es_status es_store_guarded_insert(es_store *s, sqlite3_stmt *st, const char *table, const char *doing,
-                                  es_error *err);
-/* SQL creating the storage and its triggers (IF NOT EXISTS throughout). */
-extern const char es_schema_sql[];
-extern const char es_protection_sql[];
-/* Names of every protection trigger, NULL-terminated (checked by es_store_open). */
-extern const char *const es_protection_triggers[];
-/* Recreate missing protection triggers; *created says how many were. */
+/* Recreate missing guards and replace changed ones; *created says how many. */
 es_status es_store_protect(es_store *s, int *created, es_error *err);
 
 #endif

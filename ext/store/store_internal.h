@@ -9,6 +9,8 @@ typedef enum es_stmt_id {
   ES_STMT_READ_STREAM,
   ES_STMT_STREAM_VERSION,
   ES_STMT_FIND_COMMAND,
+  ES_STMT_READ_HEAD,
+  ES_STMT_SET_HEAD,
   ES_STMT_INSERT_EVENT,
   ES_STMT_INSERT_COMMAND,
   ES_STMT_COUNT
@@ -20,11 +22,12 @@ struct es_store {
   sqlite3 *db;
   sqlite3_stmt *stmts[ES_STMT_COUNT];
   int schema_cookie; /* schema_version when the storage was last verified; -1: never */
-  int exists;        /* the storage existed and was sound at that check */
+  int exists;        /* the storage existed and was readable at that check */
+  int64_t format;    /* its format then */
   int created_pending; /* we created it in a transaction that has not ended yet */
   int wrote;         /* the current write call has written something */
-  const char *missing_trigger; /* a protection trigger found missing at that check, or NULL */
-  char missing_view_guard[256]; /* its name, when it is a read model's guard */
+  char *damage;      /* why it may not be written (a guard missing or changed, a table altered), or NULL */
+  es_status damage_kind;
   const char *armed_table; /* the guard allows writes to this table: one row, or all while sticky */
   int armed_sticky;
   es_cached_stmt *cache; /* prepared statements by SQL text, least recently used first (stmt_cache.c) */
@@ -34,14 +37,84 @@ struct es_store {
 
 /* Allow every write to table until disarmed with NULL (a view's handlers write many rows). */
 void es_store_arm_table(es_store *s, const char *table);
-/* Set missing_trigger when a read model's guard (or es_views's) is missing (views.c). */
-es_status es_views_missing_guard(es_store *s, es_error *err);
-/* Recreate missing guards of read models; *created counts them (views.c). */
-es_status es_views_protect(es_store *s, int *created, es_error *err);
 /* Finalize every statement of the cache (stmt_cache.c). */
 void es_store_flush_cache(es_store *s);
-
 /* A cached statement, prepared on first use; NULL with err set on failure. */
 sqlite3_stmt *es_store_stmt(es_store *s, es_stmt_id id, es_error *err);
+
+/* ---- the tables of the storage (schema.c) ---- */
+
+typedef enum es_table_id {
+  ES_TABLE_EVENTS,
+  ES_TABLE_COMMANDS,
+  ES_TABLE_META, /* the three above make the log, created together */
+  ES_TABLE_VIEWS,
+  ES_TABLE_CHECKPOINTS,
+  ES_TABLE_SQL_AGGREGATES,
+  ES_TABLE_SQL_HANDLERS,
+  ES_TABLE_COUNT
+} es_table_id;
+
+typedef enum es_guard_style {
+  ES_GUARD_LOG,  /* UPDATE and DELETE always refused, INSERT by the armed step */
+  ES_GUARD_META, /* DELETE always refused, INSERT and UPDATE by the armed step */
+  ES_GUARD_ARMED /* every write by the armed step only */
+} es_guard_style;
+
+typedef struct es_table_def {
+  const char *name;
+  const char *columns; /* the columns it is defined with, separated by spaces */
+  const char *sql;     /* CREATE TABLE, exactly as sqlite_schema keeps it */
+  const char *extra;   /* indexes and views created with it, or NULL */
+  es_guard_style style;
+  const char *why;     /* its guards say "es: protected: <name> <why>: …" */
+  const char *advice_write, *advice_delete; /* … and then this, for ES_GUARD_ARMED */
+  const char *what;    /* "… so <what> is not protected" */
+} es_table_def;
+
+const es_table_def *es_table(es_table_id id);
+const es_table_def *es_table_named(const char *name); /* NULL when not a table of ours */
+int es_table_exists(es_store *s, es_table_id id);
+/* Create a table with its indexes, views and guards (no-op parts when they exist). */
+es_status es_table_create(es_store *s, es_table_id id, es_error *err);
+es_status es_table_ensure(es_store *s, es_table_id id, es_error *err);
+/* *found says whether it exists; *problem (sqlite3_malloc'd) what differs from our definition. */
+es_status es_table_check(es_store *s, es_table_id id, int *found, char **problem, es_error *err);
+/* A table's columns now (pragma_table_info), or those a table of ours is defined with. */
+es_status es_table_columns(es_store *s, const char *table, char ***out, int *n, es_error *err);
+es_status es_table_defined_columns(const es_table_def *t, char ***out, int *n, es_error *err);
+void es_table_columns_free(char **cols, int n);
+
+/* ---- guards (protection.c) ---- */
+
+typedef struct es_guard {
+  char *name;  /* the trigger */
+  char *table; /* the table it guards */
+  char *sql;   /* its text, exactly as sqlite_schema keeps it */
+  char *what;  /* what it protects, for messages: "the log", "read model x" */
+} es_guard;
+
+typedef enum es_guard_state { ES_GUARD_OK, ES_GUARD_MISSING, ES_GUARD_ALTERED } es_guard_state;
+/* Called for each guard the storage should have, with what sqlite_schema holds; return 0 to stop. */
+typedef int (*es_guard_fn)(void *arg, const es_guard *g, es_guard_state st);
+
+/* Every guard the storage should have now: those of its tables that exist, and of each view's table. */
+es_status es_guards_expected(es_store *s, es_guard **out, int *n, es_error *err);
+void es_guards_free(es_guard *g, int n);
+es_status es_guards_check(es_store *s, es_guard_fn fn, void *arg, es_error *err);
+/* "trigger … is missing / was changed, so … is not protected; restore it with SELECT es_protect()" */
+char *es_guard_problem(const es_guard *g, es_guard_state st);
+/* Install the guards of one table of ours (replacing wrong ones). */
+es_status es_guards_install(es_store *s, const char *table, es_error *err);
+/* The same for a read model's table, and forgetting them when the view is dropped. */
+es_status es_guards_install_view(es_store *s, const char *table, es_error *err);
+es_status es_guards_drop_view(es_store *s, const char *table, es_error *err);
+/* Step st, which writes exactly one row of table, with its guard armed for that row. */
+es_status es_store_guarded_write(es_store *s, sqlite3_stmt *st, const char *table, const char *doing, es_error *err);
+
+/* ---- read models (views.c) ---- */
+
+/* The names of the views es_views lists (none when it does not exist). */
+es_status es_views_names(es_store *s, char ***out, int *n, es_error *err);
 
 #endif

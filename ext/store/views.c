@@ -17,26 +17,6 @@
 
 #define SMALL_RANGE 16 /* a command's events: fed one by one (see apply_sql) */
 
-const char es_views_sql[] =
-    "CREATE TABLE IF NOT EXISTS main.es_views("
-    " name TEXT PRIMARY KEY NOT NULL,"
-    " kind TEXT NOT NULL CHECK (kind IN ('c', 'sql')),"
-    " feed TEXT,"
-    " position INTEGER NOT NULL DEFAULT 0,"
-    " defined_at TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TRIGGER IF NOT EXISTS main.es_views_insert_guard BEFORE INSERT ON es_views"
-    " WHEN es_internal_write('es_views') IS NOT 1 BEGIN"
-    " SELECT RAISE(ABORT, 'es: protected: es_views lists the read models: define them with es_create_view()'); END;"
-    "CREATE TRIGGER IF NOT EXISTS main.es_views_update_guard BEFORE UPDATE ON es_views"
-    " WHEN es_internal_write('es_views') IS NOT 1 BEGIN"
-    " SELECT RAISE(ABORT, 'es: protected: es_views lists the read models: define them with es_create_view()'); END;"
-    "CREATE TRIGGER IF NOT EXISTS main.es_views_delete_guard BEFORE DELETE ON es_views"
-    " WHEN es_internal_write('es_views') IS NOT 1 BEGIN"
-    " SELECT RAISE(ABORT, 'es: protected: es_views lists the read models: forget one with es_drop_view()'); END;"
-    "CREATE VIEW IF NOT EXISTS main.es_projections(name, table_name, kind, position, lag) AS"
-    " SELECT name, name, kind, position,"
-    " (SELECT coalesce(max(position), 0) FROM main.es_events) - position FROM main.es_views;";
-
 /* Run a statement that returns no rows (or whose rows are not needed) to completion. */
 static es_status run_done(es_store *s, sqlite3_stmt *st, const char *doing, es_error *err) {
   int rc;
@@ -79,20 +59,7 @@ static void rows_free(view_rows *r) {
   memset(r, 0, sizeof(*r));
 }
 
-static int views_table_exists(es_store *s) {
-  es_error ignored = {0};
-  sqlite3_stmt *q =
-      es_store_cached(s, sqlite3_mprintf("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_views'"), &ignored);
-  int found = q && sqlite3_step(q) == SQLITE_ROW;
-  if (q) sqlite3_reset(q);
-  es_error_clear(&ignored);
-  return found;
-}
-
-static es_status ensure_views_table(es_store *s, es_error *err) {
-  if (views_table_exists(s)) return ES_OK;
-  return es_store_exec(s, sqlite3_mprintf("%s", es_views_sql), "creating es_views", err);
-}
+static int views_table_exists(es_store *s) { return es_table_exists(s, ES_TABLE_VIEWS); }
 
 /* Every row of es_views (none when the table does not exist), by name. */
 static es_status load_rows(es_store *s, view_rows *out, es_error *err) {
@@ -147,34 +114,6 @@ static es_status max_position(es_store *s, int64_t *max, es_error *err) {
   *max = sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
   return rc == SQLITE_ROW ? ES_OK : es_store_error(s->db, rc, "reading the end of the log", err);
-}
-
-/* Guards on a view's table: every write refused unless its own handlers are running. */
-static es_status install_guards(es_store *s, const char *table, es_error *err) {
-  char *msg = sqlite3_mprintf("es: protected: %s is a read model: only its view handlers write it, from the events in"
-                              " es_events (rebuild it with SELECT es_rebuild('%s'))",
-                              table, table);
-  if (!msg) return es_error_set(err, ES_NOMEM, 0);
-  es_status rc = ES_OK;
-  static const char *const ops[3] = {"INSERT", "UPDATE", "DELETE"};
-  static const char *const names[3] = {"insert", "update", "delete"};
-  for (int i = 0; i < 3 && rc == ES_OK; i++)
-    rc = es_store_exec(s,
-              sqlite3_mprintf("CREATE TRIGGER IF NOT EXISTS main.\"es_view_%w_%s\" BEFORE %s ON main.\"%w\""
-                              " WHEN es_internal_write(%Q) IS NOT 1 BEGIN SELECT RAISE(ABORT, %Q); END",
-                              table, names[i], ops[i], table, table, msg),
-              "protecting a view's table", err);
-  sqlite3_free(msg);
-  return rc;
-}
-
-static es_status drop_guards(es_store *s, const char *table, es_error *err) {
-  return es_store_exec(s,
-              sqlite3_mprintf("DROP TRIGGER IF EXISTS main.\"es_view_%w_insert\";"
-                              "DROP TRIGGER IF EXISTS main.\"es_view_%w_update\";"
-                              "DROP TRIGGER IF EXISTS main.\"es_view_%w_delete\"",
-                              table, table, table),
-              "unprotecting a view's table", err);
 }
 
 static es_status insert_row(es_store *s, const char *name, const char *feed, es_error *err) {
@@ -424,7 +363,7 @@ static es_status advance(es_store *s, const es_registry *reg, const view_row *r,
 
 /* Create the table of a registered C view, guard it and record it (position 0). */
 static es_status attach_c(es_store *s, const es_view *v, es_error *err) {
-  es_status rc = ensure_views_table(s, err);
+  es_status rc = es_table_ensure(s, ES_TABLE_VIEWS, err);
   if (rc == ES_OK)
     rc = es_store_exec(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.\"%w\"(%s)", v->def.name, v->def.columns),
               "creating a view's table", err);
@@ -433,7 +372,7 @@ static es_status attach_c(es_store *s, const es_view *v, es_error *err) {
               sqlite3_mprintf("CREATE INDEX IF NOT EXISTS main.\"%w_es_index_%d\" ON \"%w\"(%s)", v->def.name, i + 1,
                               v->def.name, v->def.indexes[i]),
               "creating a view's index", err);
-  if (rc == ES_OK) rc = install_guards(s, v->def.name, err);
+  if (rc == ES_OK) rc = es_guards_install_view(s, v->def.name, err);
   if (rc == ES_OK) rc = clear_table(s, v->def.name, err);
   if (rc == ES_OK) rc = insert_row(s, v->def.name, 0, err);
   if (rc != ES_OK && rc != ES_NOMEM) es_error_prefix(err, "view '%s': ", v->def.name);
@@ -479,42 +418,16 @@ es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err) 
   return rc;
 }
 
-/* ======================= Guards of the read models ======================= */
-
-/* The first missing guard trigger of es_views or of a view's table, or none. */
-#define MISSING_GUARD_SQL                                                                                  \
-  "SELECT n FROM (SELECT 'es_views_' || o.op || '_guard' AS n FROM ops o"                                 \
-  " UNION ALL SELECT 'es_view_' || v.name || '_' || o.op FROM main.es_views v, ops o)"                    \
-  " WHERE n NOT IN (SELECT name FROM main.sqlite_schema WHERE type = 'trigger')"
-#define GUARD_OPS "WITH ops(op) AS (VALUES ('insert'), ('update'), ('delete')) "
-
-es_status es_views_missing_guard(es_store *s, es_error *err) {
-  if (!views_table_exists(s)) return ES_OK;
-  sqlite3_stmt *q = 0;
-  int rc = sqlite3_prepare_v2(s->db, GUARD_OPS MISSING_GUARD_SQL " LIMIT 1", -1, &q, 0);
-  if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-    sqlite3_snprintf((int)sizeof(s->missing_view_guard), s->missing_view_guard, "%s", sqlite3_column_text(q, 0));
-    s->missing_trigger = s->missing_view_guard;
-    rc = SQLITE_DONE;
-  }
-  sqlite3_finalize(q);
-  return rc == SQLITE_DONE ? ES_OK : es_store_error(s->db, rc, "checking the guards of read models", err);
-}
-
-es_status es_views_protect(es_store *s, int *created, es_error *err) {
+es_status es_views_names(es_store *s, char ***out, int *n, es_error *err) {
   view_rows rows;
-  *created = 0;
-  if (!views_table_exists(s)) return ES_OK;
-  sqlite3_stmt *q = 0;
-  int src = sqlite3_prepare_v2(s->db, GUARD_OPS "SELECT count(*) FROM (" MISSING_GUARD_SQL ")", -1, &q, 0);
-  if (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) *created = sqlite3_column_int(q, 0);
-  sqlite3_finalize(q);
-  if (src != SQLITE_ROW) return es_store_error(s->db, src, "checking the guards of read models", err);
-  if (*created == 0) return ES_OK;
-  es_status rc = es_store_exec(s, sqlite3_mprintf("%s", es_views_sql), "restoring the guards of es_views", err);
-  if (rc == ES_OK) rc = load_rows(s, &rows, err);
-  else memset(&rows, 0, sizeof(rows));
-  for (int i = 0; rc == ES_OK && i < rows.n; i++) rc = install_guards(s, rows.rows[i].name, err);
+  *out = 0;
+  *n = 0;
+  es_status rc = load_rows(s, &rows, err);
+  if (rc == ES_OK && rows.n && !(*out = sqlite3_malloc64(sizeof(char *) * (size_t)rows.n))) rc = es_error_set(err, ES_NOMEM, 0);
+  for (int i = 0; rc == ES_OK && i < rows.n; i++) { /* the names move to *out */
+    (*out)[(*n)++] = rows.rows[i].name;
+    rows.rows[i].name = 0;
+  }
   rows_free(&rows);
   return rc;
 }
@@ -596,8 +509,8 @@ es_status es_views_define_sql(es_store *s, const es_registry *reg, const char *n
   es_status rc = check_sql_definition(s, name, feed, err);
   if (rc == ES_OK && !s->exists) rc = es_store_create(s, err); /* a definition creates the storage */
   if (rc == ES_OK) rc = check_feed_compiles(s, name, feed, err);
-  if (rc == ES_OK) rc = ensure_views_table(s, err);
-  if (rc == ES_OK) rc = install_guards(s, name, err);
+  if (rc == ES_OK) rc = es_table_ensure(s, ES_TABLE_VIEWS, err);
+  if (rc == ES_OK) rc = es_guards_install_view(s, name, err);
   if (rc == ES_OK) rc = insert_row(s, name, feed, err);
   if (rc == ES_OK) {
     view_row r = {.name = (char *)name, .is_sql = 1, .feed = (char *)feed};
@@ -631,7 +544,7 @@ es_status es_views_drop(es_store *s, const char *name, es_error *err) {
   view_rows rows;
   view_row *r;
   es_status rc = find_row(s, name, &rows, &r, err);
-  if (rc == ES_OK) rc = drop_guards(s, name, err);
+  if (rc == ES_OK) rc = es_guards_drop_view(s, name, err);
   if (rc == ES_OK) {
     char *sql = sqlite3_mprintf("DELETE FROM main.es_views WHERE name = %Q", name);
     es_store_arm_table(s, "es_views");

@@ -1,7 +1,7 @@
 /*
 ** test_storage.c — the storage of sqlite-es in a real SQLite file (DESIGN §2, §7): created in
-** `main` by the first accepted command only (es_events, es_commands, es_meta with format 1, nine
-** es_* triggers), positions gapless and in commit order across aggregates and connections,
+** `main` by the first accepted command only (es_events, es_commands, es_meta with format 2 and the
+** last position given, twelve es_* triggers), positions gapless and in commit order across aggregates and connections,
 ** UNIQUE(aggregate_type, aggregate_id, version), a newer format or an incomplete storage refused,
 ** a missing trigger refused until es_protect() restores it, and DEFENSIVE switched on at load with
 ** es_config('defensive', 0) to opt out.
@@ -46,15 +46,18 @@ static const char full_schema[] =
     "table|es_commands|es_commands\n"
     "table|es_events|es_events\n"
     "table|es_meta|es_meta\n"
+    "trigger|es_commands_columns|es_commands\n"
     "trigger|es_commands_insert_guard|es_commands\n"
     "trigger|es_commands_no_delete|es_commands\n"
     "trigger|es_commands_no_update|es_commands\n"
+    "trigger|es_events_columns|es_events\n"
     "trigger|es_events_insert_guard|es_events\n"
     "trigger|es_events_no_delete|es_events\n"
     "trigger|es_events_no_update|es_events\n"
+    "trigger|es_meta_columns|es_meta\n"
     "trigger|es_meta_insert_guard|es_meta\n"
     "trigger|es_meta_no_delete|es_meta\n"
-    "trigger|es_meta_no_update|es_meta\n";
+    "trigger|es_meta_update_guard|es_meta\n";
 
 /* ----------------------- creation ----------------------- */
 
@@ -76,7 +79,8 @@ static void test_schema_created_on_first_accepted_command(void **state) {
 
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
   sdb_rows_are(f->db, ES_SCHEMA, full_schema);
-  sdb_rows_are(f->db, "SELECT key, value, typeof(value) FROM es_meta", "format|1|integer\n");
+  sdb_rows_are(f->db, "SELECT key, value, typeof(value) FROM es_meta ORDER BY key",
+               "format|2|integer\nlast_position|1|integer\n");
   sdb_rows_are(f->db, "SELECT name, type, \"notnull\", pk FROM pragma_table_info('es_events')",
                "position|INTEGER|0|1\n"
                "aggregate_type|TEXT|1|0\n"
@@ -102,7 +106,7 @@ static void test_schema_created_on_first_accepted_command(void **state) {
   reopen(f);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1), 3);
   sdb_rows_are(f->db, ES_SCHEMA, full_schema);
-  sdb_rows_are(f->db, "SELECT key, value FROM es_meta", "format|1\n");
+  sdb_rows_are(f->db, "SELECT key, value FROM es_meta ORDER BY key", "format|2\nlast_position|3\n");
   free(other);
 }
 
@@ -233,8 +237,9 @@ static void test_storage_without_extension(void **state) {
                  "es: protected: es_events is the append-only event log: UPDATE is refused");
   sdb_exec_fails(plain, "DELETE FROM es_events", SQLITE_CONSTRAINT_TRIGGER,
                  "es: protected: es_events is the append-only event log: DELETE is refused");
-  sdb_exec_fails(plain, "UPDATE es_meta SET value = 2", SQLITE_CONSTRAINT_TRIGGER,
-                 "es: protected: es_meta describes the storage format: UPDATE is refused");
+  sdb_exec_fails(plain, "UPDATE es_meta SET value = 2", SQLITE_ERROR, "no such function: es_internal_write");
+  sdb_exec_fails(plain, "DELETE FROM es_meta", SQLITE_CONSTRAINT_TRIGGER,
+                 "es: protected: es_meta describes the storage format: DELETE is refused");
   sdb_close(plain);
   sdb_dump_is(f->db, before);
   free(before);
@@ -242,14 +247,14 @@ static void test_storage_without_extension(void **state) {
 
 /* ----------------------- refused storage ----------------------- */
 
-/* A database written by a newer sqlite-es (format 2) is refused, and left untouched. */
+/* A database written by a newer sqlite-es (format 3) is refused, and left untouched. */
 static void test_newer_format_refused(void **state) {
   fx *f = *state;
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
   /* Only possible without the extension: drop the guard, change the format, restore the guard. */
-  char *trigger = sdb_text(f->db, "SELECT sql FROM sqlite_schema WHERE name = 'es_meta_no_update'");
+  char *trigger = sdb_text(f->db, "SELECT sql FROM sqlite_schema WHERE name = 'es_meta_update_guard'");
   assert_non_null(trigger);
-  char *sql = sqlite3_mprintf("DROP TRIGGER es_meta_no_update; UPDATE es_meta SET value = 2 WHERE key = 'format'; %s",
+  char *sql = sqlite3_mprintf("DROP TRIGGER es_meta_update_guard; UPDATE es_meta SET value = 3 WHERE key = 'format'; %s",
                               trigger);
   exec_without_es(f, sql);
   sqlite3_free(sql);
@@ -257,10 +262,10 @@ static void test_newer_format_refused(void **state) {
 
   reopen(f);
   sdb_rows_are(f->db, ES_SCHEMA, full_schema);
-  sdb_rows_are(f->db, "SELECT key, value FROM es_meta", "format|2\n");
+  sdb_rows_are(f->db, "SELECT key, value FROM es_meta ORDER BY key", "format|3\nlast_position|1\n");
   char *before = sdb_dump(f->db);
-  const char *msg = "es: storage: this database has sqlite-es storage format 2; this build of sqlite-es ("
-                    ES_VERSION_STRING ") reads format 1: upgrade sqlite-es";
+  const char *msg = "es: storage: this database has sqlite-es storage format 3; this build of sqlite-es ("
+                    ES_VERSION_STRING ") reads format 2: upgrade sqlite-es";
   sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_ERROR, msg);
   sdb_exec_fails(f->db, "SELECT es_submit('account', 'acc-2', 'OpenAccount', '{\"owner\":\"bob\"}')", SQLITE_ERROR,
                  msg);
@@ -319,6 +324,150 @@ static void test_missing_trigger_protected(void **state) {
                    3);
   sdb_exec_fails(f->db, "UPDATE es_commands SET version = 0", SQLITE_CONSTRAINT_TRIGGER,
                  "es: protected: es_commands records commands that succeeded: UPDATE is refused");
+}
+
+/* Defect: guards were recognised by name only; one recreated as a no-op left the log writable. */
+static void test_changed_guard_refused(void **state) {
+  fx *f = *state;
+  assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
+  sdb_exec(f->db, "DROP TRIGGER es_events_no_update;"
+                  "CREATE TRIGGER es_events_no_update BEFORE UPDATE ON es_events WHEN 0 BEGIN"
+                  " SELECT RAISE(ABORT, 'es: protected: es_events is the append-only event log: UPDATE is refused'); END");
+  const char *msg = "es: protected: trigger es_events_no_update is not the guard sqlite-es installed (it was changed), so"
+                    " the log is not protected; restore it with SELECT es_protect()";
+  char *before = sdb_dump(f->db);
+  sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_CONSTRAINT_TRIGGER, msg);
+  sdb_exec_fails(f->db, "SELECT es_try_submit('account', 'acc-1', 'Deposit', '{\"amount\":10}')",
+                 SQLITE_CONSTRAINT_TRIGGER, msg);
+  sdb_dump_is(f->db, before);
+  free(before);
+  assert_int_equal(sdb_int(f->db, "SELECT es_protect()"), 1);
+  sdb_exec_fails(f->db, "UPDATE es_events SET data = '{}'", SQLITE_CONSTRAINT_TRIGGER,
+                 "es: protected: es_events is the append-only event log: UPDATE is refused");
+  assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1), 2);
+  assert_int_equal(sdb_int(f->db, "SELECT es_protect()"), 0);
+
+  /* Rewritten through writable_schema on a connection with DEFENSIVE off: found when the schema is read. */
+  sqlite3 *plain = sdb_open_with(f->path, 0, 0);
+  sdb_exec(plain, "PRAGMA writable_schema = ON;"
+                  "UPDATE sqlite_schema SET sql = replace(sql, 'SELECT RAISE', 'SELECT 1, RAISE')"
+                  " WHERE name = 'es_meta_no_delete';"
+                  "PRAGMA writable_schema = OFF");
+  sdb_close(plain);
+  reopen(f);
+  sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_CONSTRAINT_TRIGGER,
+                 "es: protected: trigger es_meta_no_delete is not the guard sqlite-es installed (it was changed), so"
+                 " the log is not protected; restore it with SELECT es_protect()");
+  assert_int_equal(sdb_int(f->db, "SELECT es_protect()"), 1);
+  assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1), 3);
+}
+
+/* Defect: after the last event was deleted (guard dropped) and es_protect(), the next command got
+** its position and version again, and a consumer that had acknowledged it never saw the new one. */
+static void test_positions_never_given_twice(void **state) {
+  fx *f = *state;
+  assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
+  assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1), 2);
+  assert_int_equal(sdb_int(f->db, "SELECT es_create_consumer('mailer')"), 1);
+  assert_int_equal(sdb_int(f->db, "SELECT es_ack('mailer', 2)"), 2);
+  exec_without_es(f, "DROP TRIGGER es_events_no_delete; DELETE FROM es_events WHERE position = 2");
+  reopen(f);
+  assert_int_equal(sdb_int(f->db, "SELECT es_protect()"), 1);
+  const char *msg = "es: protected: the log has lost events: position 2 was given, but es_events ends at position 1"
+                    " (events were deleted while a guard was missing); a position is never given twice, so nothing"
+                    " more is appended: restore the database from a backup (SELECT * FROM es_integrity_check lists"
+                    " the damage)";
+  char *before = sdb_dump(f->db);
+  sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_CONSTRAINT_TRIGGER, msg);
+  sdb_exec_fails(f->db, "SELECT es_submit('account', 'acc-2', 'OpenAccount', '{\"owner\":\"bob\"}')",
+                 SQLITE_CONSTRAINT_TRIGGER, msg);
+  sdb_dump_is(f->db, before);
+  free(before);
+  /* A rejected command appends nothing, so it is still decided and reported as rejected. */
+  sdb_exec_fails(f->db, "SELECT es_submit('account', 'acc-1', 'Withdraw', '{\"amount\":1000}')",
+                 SQLITE_CONSTRAINT_FUNCTION, "es: rejected (insufficient_funds): balance 0 is less than 1000");
+}
+
+/* An event appended behind sqlite-es's back is refused the same way. */
+static void test_event_appended_behind_its_back(void **state) {
+  fx *f = *state;
+  assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
+  exec_without_es(f, "DROP TRIGGER es_events_insert_guard;"
+                     "INSERT INTO es_events(aggregate_type, aggregate_id, version, type, data, recorded_at)"
+                     " VALUES ('account', 'acc-1', 2, 'Deposited', '{\"amount\":1000}', 'now')");
+  reopen(f);
+  assert_int_equal(sdb_int(f->db, "SELECT es_protect()"), 1);
+  char *before = sdb_dump(f->db);
+  sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_CONSTRAINT_TRIGGER,
+                 "es: protected: es_events holds events that sqlite-es did not append (positions 2 to 2, after the last"
+                 " it gave, 1): they bypassed every aggregate's decision: restore the database from a backup (SELECT *"
+                 " FROM es_integrity_check lists the damage)");
+  sdb_dump_is(f->db, before);
+  free(before);
+}
+
+/* Defect: the guards of es_checkpoints and of the SQL definitions were never checked nor restored. */
+static void test_every_guarded_table_checked(void **state) {
+  fx *f = *state;
+  sdb_exec(f->db, "SELECT es_submit('account', 'acc-1', 'OpenAccount', '{\"owner\":\"ada\"}');"
+                  "SELECT es_create_consumer('mailer');"
+                  "SELECT es_create_aggregate('box', '{}', '[\"Filled\"]');"
+                  "CREATE VIEW box_fill AS SELECT 'Filled' AS type, '{}' AS data FROM es_command;"
+                  "SELECT es_create_decider('box', 'Fill', 'box_fill');"
+                  "CREATE TABLE opened(id TEXT PRIMARY KEY);"
+                  "CREATE VIEW opened_feed AS SELECT position, aggregate_id AS id, type FROM es_events;"
+                  "CREATE TRIGGER opened_on INSTEAD OF INSERT ON opened_feed WHEN NEW.type = 'AccountOpened' BEGIN"
+                  " INSERT INTO opened VALUES (NEW.id); END;"
+                  "SELECT es_create_view('opened', 'opened_feed');");
+  static const struct {
+    const char *trigger, *what;
+  } guards[] = {
+      {"es_checkpoints_insert_guard", "the checkpoints of consumers"},
+      {"es_checkpoints_update_guard", "the checkpoints of consumers"},
+      {"es_checkpoints_delete_guard", "the checkpoints of consumers"},
+      {"es_checkpoints_columns", "the checkpoints of consumers"},
+      {"es_sql_aggregates_insert_guard", "the aggregate definitions"},
+      {"es_sql_aggregates_update_guard", "the aggregate definitions"},
+      {"es_sql_aggregates_delete_guard", "the aggregate definitions"},
+      {"es_sql_aggregates_columns", "the aggregate definitions"},
+      {"es_sql_handlers_insert_guard", "the aggregate definitions"},
+      {"es_sql_handlers_update_guard", "the aggregate definitions"},
+      {"es_sql_handlers_delete_guard", "the aggregate definitions"},
+      {"es_sql_handlers_columns", "the aggregate definitions"},
+      {"es_views_insert_guard", "the list of read models"},
+      {"es_views_update_guard", "the list of read models"},
+      {"es_views_delete_guard", "the list of read models"},
+      {"es_views_columns", "the list of read models"},
+      {"es_view_opened_insert", "read model opened"},
+      {"es_view_opened_update", "read model opened"},
+      {"es_view_opened_delete", "read model opened"},
+      {"es_view_opened_columns", "read model opened"},
+  };
+  int version = 1;
+  for (size_t i = 0; i < sizeof(guards) / sizeof(*guards); i++) {
+    char *drop = sqlite3_mprintf("DROP TRIGGER %s", guards[i].trigger);
+    exec_without_es(f, drop);
+    sqlite3_free(drop);
+    reopen(f);
+    char *msg = sqlite3_mprintf("es: protected: trigger %s is missing, so %s is not protected; restore it with SELECT"
+                                " es_protect()",
+                                guards[i].trigger, guards[i].what);
+    sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_CONSTRAINT_TRIGGER, msg);
+    sdb_exec_fails(f->db, "SELECT es_ack('mailer', 1)", SQLITE_CONSTRAINT_TRIGGER, msg);
+    sdb_exec_fails(f->db, "SELECT es_submit('box', 'b1', 'Fill')", SQLITE_CONSTRAINT_TRIGGER, msg);
+    sqlite3_free(msg);
+    assert_int_equal(sdb_int(f->db, "SELECT es_protect()"), 1);
+    assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1), ++version);
+  }
+  /* Restored, each refuses the writes it refused before. */
+  sdb_exec_fails(f->db, "UPDATE es_checkpoints SET position = 1000", SQLITE_CONSTRAINT_TRIGGER,
+                 "es: protected: es_checkpoints holds the checkpoints of consumers: change them with es_create_consumer"
+                 " and es_ack");
+  sdb_exec_fails(f->db, "DELETE FROM es_sql_handlers", SQLITE_CONSTRAINT_TRIGGER,
+                 "es: protected: es_sql_handlers holds aggregate definitions: change them with es_create_aggregate,"
+                 " es_create_decider and es_create_evolver");
+  sdb_exec_fails(f->db, "DELETE FROM es_views", SQLITE_CONSTRAINT_TRIGGER,
+                 "es: protected: es_views lists the read models: forget one with es_drop_view()");
 }
 
 /* es_protect() on a database without storage creates nothing. */
@@ -383,6 +532,10 @@ int main(void) {
       T(test_newer_format_refused),
       T(test_incomplete_storage_refused),
       T(test_missing_trigger_protected),
+      T(test_changed_guard_refused),
+      T(test_positions_never_given_twice),
+      T(test_event_appended_behind_its_back),
+      T(test_every_guarded_table_checked),
       T(test_protect_without_storage),
       T(test_defensive_on_at_load),
 #undef T

@@ -2,7 +2,8 @@
 # protection.sh — runs protection.sql, then what needs more than one session: the same writes
 # with the database reopened WITHOUT the extension (UPDATE and DELETE refused with the same
 # messages, every INSERT refused because es_internal_write does not exist, reads fine), and the
-# tampering that es_config('defensive', 0) allows, which takes effect when the file is reopened.
+# tampering that es_config('defensive', 0) allows, which takes effect when the file is reopened and
+# is then found by the next command (the guard's text is not the one installed).
 # Run by run.sh as `sh tests/sql/protection.sh DB`; output: protection.expected.
 db=$1
 work=$(dirname "$db")
@@ -66,9 +67,14 @@ PRAGMA writable_schema = OFF;
 .print '-- this session still runs the trigger it compiled'
 UPDATE es_events SET data = '{"owner":"eve"}';
 EOF
-echo "-- reopened: the rewritten trigger lets UPDATE through (tamper evidence is the only defence against this)"
+echo "-- reopened: the rewritten trigger lets UPDATE through (tamper evidence is the only defence against"
+echo "-- the write itself), but the changed guard is found: commands are refused until es_protect() replaces it"
 with_ext "$tamper" <<'EOF'
 SELECT sql FROM sqlite_schema WHERE name = 'es_events_no_update';
 UPDATE es_events SET data = '{"owner":"eve"}';
 SELECT position, data FROM es_events;
+SELECT es_submit('account', 'acc-1', 'Deposit', '{"amount":1}');
+SELECT es_protect();
+UPDATE es_events SET data = '{"owner":"ada"}';
+SELECT es_submit('account', 'acc-1', 'Deposit', '{"amount":1}');
 EOF

@@ -2,7 +2,7 @@
 -- writing es_events, es_commands and es_meta other than es_submit is refused with its exact
 -- message; DEFENSIVE is on (writable_schema cannot rewrite the triggers) and es_config can switch
 -- it off; what SQLite cannot stop (DROP TRIGGER, ALTER TABLE, DROP TABLE) is shown, and es_submit
--- refuses to run on a storage left unprotected or incomplete; es_protect() restores the triggers;
+-- refuses to run on a storage left unprotected, altered or incomplete; es_protect() restores the triggers;
 -- an application trigger that writes to the log makes the command fail with nothing kept;
 -- es_submit from triggers and writing statements is refused before anything is written.
 -- Run by protection.sh, which then reopens databases without the extension and with DEFENSIVE
@@ -155,10 +155,16 @@ SELECT x FROM t;
 SELECT count(*), max(position), es_stream_version('account', 'acc-1') FROM es_events;
 SELECT es_state('account', 'acc-1');
 
-.print '-- ALTER TABLE … ADD COLUMN cannot be stopped; es_submit names its columns and goes on'
+.print '-- ALTER TABLE … ADD COLUMN cannot be stopped; commands report it and write nothing until the column goes'
 ALTER TABLE es_events ADD COLUMN note TEXT;
 SELECT es_submit('account', 'acc-1', 'Deposit', '{"amount":1}');
-SELECT position, version, type, note FROM es_events WHERE position = (SELECT max(position) FROM es_events);
+SELECT es_try_submit('account', 'acc-1', 'Deposit', '{"amount":1}');
+SELECT es_protect();
+SELECT es_submit('account', 'acc-1', 'Deposit', '{"amount":1}');
+SELECT es_stream_version('account', 'acc-1');
+ALTER TABLE es_events DROP COLUMN note;
+SELECT es_submit('account', 'acc-1', 'Deposit', '{"amount":1}');
+SELECT position, version, type FROM es_events WHERE position = (SELECT max(position) FROM es_events);
 .print '-- ALTER TABLE … RENAME cannot be stopped (the triggers follow the table); es_submit reports the storage incomplete'
 ALTER TABLE es_events RENAME TO es_events_renamed;
 SELECT es_submit('account', 'acc-1', 'Deposit', '{"amount":1}');

@@ -104,8 +104,8 @@ SELECT name, kind, feed, position FROM es_views;
 SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'deposits' ORDER BY name;
 
 .print '-- event types the view does not handle: its table untouched, its position still advances'
-.print '-- (total_changes() after each command: AccountOpened and Withdrawn change 2 rows, the event and'
-.print "-- the view's position; Deposited changes 3, the third being the row of deposits)"
+.print '-- (total_changes() after each command: AccountOpened and Withdrawn change 3 rows, the event, the'
+.print "-- last position given (in es_meta) and the view's position; Deposited changes 4, the row of deposits too)"
 SELECT total_changes();
 SELECT es_submit('account', 'a1', 'OpenAccount', '{"owner":"ada"}');
 SELECT total_changes();
