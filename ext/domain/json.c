@@ -399,6 +399,76 @@ static int parse_number(parser *p, es_json **out) {
   return 0;
 }
 
+/* Exponents are read up to this magnitude and saturate there: any nonzero digit scaled that far
+** is out of int64 range or below 1, and the position arithmetic below stays far from overflow. */
+#define EXP_CAP ((int64_t)1 << 60)
+
+/* Digit j of a literal's integer digits followed by its fraction digits, as a value 0..9. */
+static unsigned digit_at(const unsigned char *int_digits, size_t n_int, const unsigned char *frac_digits, size_t j) {
+  return (unsigned)((j < n_int ? int_digits[j] : frac_digits[j - n_int]) - '0');
+}
+
+/* The exact value of a validated number literal s[0..n) when it is an integer int64 holds, read
+** from its digits and exponent: a double would round 9007199254740993.0 to ...992 and 1e-400 to
+** 0. Returns 1 and *out, else 0. */
+static int exact_int(const unsigned char *s, size_t n, int64_t *out) {
+  size_t i = 0, n_int, n_frac = 0, first, last;
+  const unsigned char *int_digits, *frac_digits = s;
+  int neg = 0;
+  int64_t e = 0;
+  if ((uint64_t)n >= (uint64_t)EXP_CAP) return 0; /* no such text fits in memory; keeps the sums below exact */
+  if (i < n && s[i] == '-') {
+    neg = 1;
+    i++;
+  }
+  for (int_digits = s + i; i < n && s[i] >= '0' && s[i] <= '9'; i++) {}
+  n_int = (size_t)(s + i - int_digits);
+  if (i < n && s[i] == '.') {
+    for (frac_digits = s + ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++) {}
+    n_frac = (size_t)(s + i - frac_digits);
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    int e_neg = 0;
+    if (++i < n && (s[i] == '+' || s[i] == '-')) e_neg = s[i++] == '-';
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+      int64_t d = s[i] - '0';
+      e = e > (EXP_CAP - d) / 10 ? EXP_CAP : e * 10 + d;
+    }
+    if (e_neg) e = -e;
+  }
+  /* The significant digits run from first to last (the first and last nonzero ones); the last
+  ** one's place value is 10^place. */
+  for (first = 0; first < n_int + n_frac && !digit_at(int_digits, n_int, frac_digits, first); first++) {}
+  if (first == n_int + n_frac) { /* zero, whatever its sign and exponent */
+    *out = 0;
+    return 1;
+  }
+  for (last = n_int + n_frac - 1; !digit_at(int_digits, n_int, frac_digits, last); last--) {}
+  int64_t place = (int64_t)n_int - 1 - (int64_t)last + e;
+  int64_t sig = (int64_t)(last - first) + 1;
+  if (place < 0 || sig + place > 19) return 0; /* a fraction, or 10^19 and above */
+  uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
+  for (size_t j = first; j <= last; j++) {
+    unsigned d = digit_at(int_digits, n_int, frac_digits, j);
+    if (v > (lim - d) / 10) return 0;
+    v = v * 10 + d;
+  }
+  for (; place > 0; place--) {
+    if (v > lim / 10) return 0;
+    v *= 10;
+  }
+  *out = !neg ? (int64_t)v : v > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v;
+  return 1;
+}
+
+int es_json_int64(const es_json *v, int64_t *out) {
+  if (v && v->kind == ES_JSON_INT) {
+    *out = v->u.i;
+    return 1;
+  }
+  return v && v->kind == ES_JSON_REAL && exact_int((const unsigned char *)v->raw, v->raw_len, out);
+}
+
 static int parse_literal(parser *p, const char *word, es_json_kind kind, es_json **out) {
   size_t start = p->pos;
   for (; *word; word++, p->pos++)

@@ -18,7 +18,7 @@ typedef enum es_json_kind {
   ES_JSON_FALSE,
   ES_JSON_TRUE,
   ES_JSON_INT,    /* an integer literal that fits int64 (no fraction, no exponent) */
-  ES_JSON_REAL,   /* any other number */
+  ES_JSON_REAL,   /* any other number (u.r is its nearest double; raw is its exact text) */
   ES_JSON_STRING,
   ES_JSON_ARRAY,
   ES_JSON_OBJECT
@@ -64,6 +64,14 @@ int es_utf8_valid(const char *s, size_t n);
 
 /* The member of an object with that key, or NULL (also when o is not an object). */
 const es_json *es_json_get(const es_json *o, const char *key);
+
+/*
+** 1 and *out when v is a number whose exact decimal value is an integer that int64 holds: 100,
+** 100.0, 1e2, 1234500e-2, -0.0, 9.223372036854775807e18. 0 (and *out untouched) for anything
+** else: 1.5, 100.000000000000001, 1e-400, 9223372036854775808, a string. Decided on the number's
+** text, never through a double, so 9007199254740993.0 is 9007199254740993.
+*/
+int es_json_int64(const es_json *v, int64_t *out);
 
 /* "null", "boolean", "integer", "number", "string", "array", "object": for error messages. */
 const char *es_json_kind_name(es_json_kind k);

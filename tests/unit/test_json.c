@@ -208,6 +208,94 @@ static void test_reals(void **state) {
   es_mem_free(lng);
 }
 
+/* es_json_int64 on the number text: 1 with value want, or 0 with *out left alone. */
+static void check_int64(const char *text, int ok, int64_t want) {
+  es_json_doc *doc = parse_ok(text);
+  int64_t v = 12345678;
+  int got = es_json_int64(es_json_root(doc), &v);
+  if (got != ok || (ok && v != want) || (!ok && v != 12345678))
+    fail_msg("<%.60s%s>: %d and %lld, expected %d and %lld", text, strlen(text) > 60 ? "..." : "", got,
+             (long long)v, ok, ok ? (long long)want : 12345678LL);
+  es_json_free(doc);
+}
+
+static void test_int64_exact(void **state) {
+  (void)state;
+  check_int64("0", 1, 0);
+  check_int64("-0", 1, 0);
+  check_int64("100", 1, 100);
+  check_int64("100.0", 1, 100);
+  check_int64("1e2", 1, 100);
+  check_int64("1E+2", 1, 100);
+  check_int64("1e0000000000000000000000000000000000002", 1, 100); /* leading zeros in the exponent */
+  check_int64("1234500e-2", 1, 12345);
+  check_int64("-0.0", 1, 0);
+  check_int64("0e5", 1, 0);
+  check_int64("0.000e-5", 1, 0);
+  check_int64("-0e99999999999999999999999999999999999999", 1, 0);
+  check_int64("9007199254740993.0", 1, 9007199254740993);
+  check_int64("9223372036854775807", 1, INT64_MAX);
+  check_int64("9.223372036854775807e18", 1, INT64_MAX);
+  check_int64("922337203685477580.7e1", 1, INT64_MAX);
+  check_int64("-9223372036854775808", 1, INT64_MIN);
+  check_int64("-9.223372036854775808e18", 1, INT64_MIN);
+  check_int64("-0.9223372036854775808e19", 1, INT64_MIN);
+  check_int64("1.5", 0, 0);
+  check_int64("1e-1", 0, 0);
+  check_int64("12345e-2", 0, 0);
+  check_int64("100.000000000000001", 0, 0);
+  check_int64("1.00000000000000001e2", 0, 0);
+  check_int64("1e-400", 0, 0);
+  check_int64("-1e-99999999999999999999999999999999999999", 0, 0);
+  check_int64("9223372036854775808", 0, 0);
+  check_int64("-9223372036854775809", 0, 0);
+  check_int64("9.223372036854775808e18", 0, 0);
+  check_int64("-9.223372036854775809e18", 0, 0);
+  check_int64("1e19", 0, 0);
+  check_int64("10000000000000000000", 0, 0);
+  check_int64("99999999999999999999e-1", 0, 0);
+  /* Long texts: thousands of zeros before or after the significant digits, exponents of every size. */
+  char *t = repeat("0.", "0", 5000, "1e5001");
+  check_int64(t, 1, 1);
+  es_mem_free(t);
+  t = repeat("0.", "0", 5000, "1e5000");
+  check_int64(t, 0, 0);
+  es_mem_free(t);
+  t = repeat("-1", "0", 5000, "e-5000");
+  check_int64(t, 1, -1);
+  es_mem_free(t);
+  t = repeat("1", "0", 5000, "e-4982");
+  check_int64(t, 1, 1000000000000000000);
+  es_mem_free(t);
+  t = repeat("1", "0", 5000, "e-4981");
+  check_int64(t, 0, 0);
+  es_mem_free(t);
+  t = repeat("42.", "0", 5000, "");
+  check_int64(t, 1, 42);
+  es_mem_free(t);
+  t = repeat("42.", "0", 5000, "1");
+  check_int64(t, 0, 0);
+  es_mem_free(t);
+  t = repeat("0e", "9", 5000, ""); /* zero with an exponent of 5000 digits */
+  check_int64(t, 1, 0);
+  es_mem_free(t);
+  t = repeat("1e-", "9", 5000, "");
+  check_int64(t, 0, 0);
+  es_mem_free(t);
+}
+
+/* Only numbers are integers: the other kinds, and no value at all, give 0 and leave *out alone. */
+static void test_int64_other_kinds(void **state) {
+  (void)state;
+  es_json_doc *doc = parse_ok("[null, true, false, \"1\", [1], {\"a\":1}]");
+  const es_json *a = es_json_root(doc);
+  int64_t v = 7;
+  for (size_t i = 0; i < a->u.arr.n; i++) assert_int_equal(es_json_int64(a->u.arr.items[i], &v), 0);
+  assert_int_equal(es_json_int64(NULL, &v), 0);
+  assert_true(v == 7);
+  es_json_free(doc);
+}
+
 static void check_string(const char *json, const char *want, size_t want_len) {
   es_json_doc *doc = parse_ok(json);
   const es_json *v = es_json_root(doc);
@@ -991,6 +1079,8 @@ int main(void) {
       T(test_integers),
       T(test_integer_overflow_is_real),
       T(test_reals),
+      T(test_int64_exact),
+      T(test_int64_other_kinds),
       T(test_strings),
       T(test_arrays_and_objects),
       T(test_many_items),
