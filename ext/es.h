@@ -247,7 +247,8 @@ static inline const char *es_event_recorded_at(const es_event *e) { return ES__O
 /* The command's metadata object (empty when it had none). */
 static inline const es_object *es_event_metadata(const es_event *e) { return ES__OPS(e)->xEventMetadata(e); }
 
-/* Field readers of a JSON object. es_get_int accepts integral numbers only (100, 100.0, 1e2). */
+/* Field readers of a JSON object. es_get_int accepts a number only when its exact decimal value is
+** an integer int64 holds (100, 100.0, 1e2; not 1.5, 100.000000000000001, 1e-400 or 2^63). */
 static inline int es_has(const es_object *o, const char *k) { return ES__OPS(o)->xHas(o, k); }
 static inline es_status es_get_int(const es_object *o, const char *k, int64_t *v) {
   return ES__OPS(o)->xGetInt(o, k, v);

@@ -16,16 +16,35 @@ void es_object_init(es_object *o, const es_json *json, const char *label, char *
   o->last_error = last_error;
 }
 
-/* Leave a getter's complaint where the command loop finds it if the callback gives up. */
-static es_status complain(const es_object *o, const char *key, const char *want, const es_json *got) {
+/* Leave a getter's complaint where the command loop finds it if the callback gives up:
+** "<label> field '<key>' must be <want>, got <what>" (what_len bytes), or "... is missing". */
+static es_status complain_got(const es_object *o, const char *key, const char *want, const es_json *got,
+                              const char *what, size_t what_len) {
   if (o->last_error) {
     es_mem_free(*o->last_error);
-    *o->last_error = got ? es_mem_printf("%s field '%s' must be %s, got %s", o->label, key, want,
-                                         es_json_kind_name(got->kind))
-                         : es_mem_printf("%s field '%s' is missing", o->label, key);
+    if (got) { /* a buffer, not printf: what may be a number's text of any length */
+      es_jbuf b;
+      es_jbuf_init(&b);
+      es_jbuf_appendz(&b, o->label);
+      es_jbuf_appendz(&b, " field '");
+      es_jbuf_appendz(&b, key);
+      es_jbuf_appendz(&b, "' must be ");
+      es_jbuf_appendz(&b, want);
+      es_jbuf_appendz(&b, ", got ");
+      es_jbuf_append(&b, what, what_len);
+      *o->last_error = es_jbuf_take(&b, 0);
+    } else {
+      *o->last_error = es_mem_printf("%s field '%s' is missing", o->label, key);
+    }
     if (!*o->last_error) return ES_NOMEM;
   }
   return ES_INVALID_PAYLOAD;
+}
+
+/* The usual complaint: the kind of value that was found instead ("got string"). */
+static es_status complain(const es_object *o, const char *key, const char *want, const es_json *got) {
+  const char *kind = got ? es_json_kind_name(got->kind) : "";
+  return complain_got(o, key, want, got, kind, strlen(kind));
 }
 
 static const es_json *field(const es_object *o, const char *key) {
@@ -36,16 +55,10 @@ static int obj_has(const es_object *o, const char *key) { return field(o, key) !
 
 static es_status obj_get_int(const es_object *o, const char *key, int64_t *out) {
   const es_json *v = field(o, key);
-  if (v && v->kind == ES_JSON_INT) {
-    *out = v->u.i;
-    return ES_OK;
-  }
-  /* JSON has one number type: accept 100.0 and 1e2, not 1.5 or what int64 cannot hold. */
-  if (v && v->kind == ES_JSON_REAL && v->u.r >= -9223372036854775808.0 && v->u.r < 9223372036854775808.0 &&
-      (double)(int64_t)v->u.r == v->u.r) {
-    *out = (int64_t)v->u.r;
-    return ES_OK;
-  }
+  if (es_json_int64(v, out)) return ES_OK;
+  /* JSON has one number type: 100.0 and 1e2 are 100 (above), while a number that is not exactly
+  ** an integer int64 holds is quoted as it was sent, so the sender sees which one was refused. */
+  if (v && v->kind == ES_JSON_REAL) return complain_got(o, key, "an integer", v, v->raw, v->raw_len);
   return complain(o, key, "an integer", v);
 }
 

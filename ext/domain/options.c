@@ -13,14 +13,10 @@ void es_options_clear(es_options *o) {
 
 static es_status parse_expected(const es_json *v, es_options *o, es_error *err) {
   if (v->kind == ES_JSON_NULL) return ES_OK; /* like every option: null means absent */
-  if (v->kind == ES_JSON_INT && v->u.i >= 0) {
+  int64_t version;
+  if (es_json_int64(v, &version) && version >= 0) { /* 3.0 and 3e0 are 3, as for integer payload fields */
     o->expect = ES_EXPECT_VERSION;
-    o->expected_version = v->u.i;
-    return ES_OK;
-  }
-  if (v->kind == ES_JSON_REAL && v->u.r >= 0 && v->u.r < 9223372036854775808.0 && (double)(int64_t)v->u.r == v->u.r) {
-    o->expect = ES_EXPECT_VERSION; /* 3.0 and 3e0 are 3, as for integer payload fields */
-    o->expected_version = (int64_t)v->u.r;
+    o->expected_version = version;
     return ES_OK;
   }
   if (v->kind == ES_JSON_STRING) {

@@ -233,3 +233,41 @@ SELECT count(*) FROM es_events WHERE aggregate_id = 'nul' AND instr(data, '\u000
 SELECT json_extract(es_try_submit('account', CAST(x'ff' AS TEXT), 'OpenAccount', '{"owner":"x"}'), '$.error');
 SELECT json_extract(es_try_submit('account', 'acc-' || CAST(x'c328' AS TEXT), 'OpenAccount', '{"owner":"x"}'), '$.error');
 SELECT count(*) FROM es_events WHERE aggregate_id IN (CAST(x'ff' AS TEXT), 'acc-' || CAST(x'c328' AS TEXT));
+.print '-- integer fields take a number only when its exact decimal value is an integer in int64 (never decided through a double)'
+SELECT es_submit('account', 'ints', 'OpenAccount', '{"owner":"ints"}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":9007199254740993.0}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":100.0}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1e2}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1E+2}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1234500e-2}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":0.00000000000000000000000000012345e33}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1.000000000000000000000000000000e1}');
+SELECT es_submit('account', 'ints', 'Withdraw', '{"amount":9.007199254740993e15}');
+SELECT version, data FROM es_events WHERE aggregate_id = 'ints' ORDER BY version;
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":-0.0}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":0e5}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":0.000e-5}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":100.000000000000001}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1.00000000000000001e2}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1e-400}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1e-999999999999}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1e400}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1e999999999999}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":9007199254740993.5}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1.5}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1e-1}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":12345e-2}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":9223372036854775808}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":9.223372036854775808e18}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":-9223372036854775809}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":100.00000000000000000000000000000000000000000000000001}');
+SELECT es_try_submit('account', 'ints', 'Deposit', '{"amount":100.000000000000001}');
+.print '-- the edges of int64 written as reals (the decider then refuses them as amounts: not positive, or an overflow)'
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":9.223372036854775807e18}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":-9223372036854775808.0}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":-9.223372036854775808e18}');
+.print '-- expected_version follows the same rule'
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1}', '{"expected_version":9.0}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1}', '{"expected_version":10.000000000000000001}');
+SELECT es_submit('account', 'ints', 'Deposit', '{"amount":1}', '{"expected_version":1e-400}');
+SELECT es_stream_version('account', 'ints');

@@ -184,6 +184,9 @@ SELECT es_submit('t', 'x', 'Reject');
 SELECT es_try_submit('t', 'x', 'Payload', '{"s":"v"}');
 SELECT es_try_submit('t', 'x', 'Payload', '{"k":"1","s":"v"}');
 SELECT es_try_submit('t', 'x', 'Payload', '{"k":1,"s":"v\u0000"}');
+SELECT es_try_submit('t', 'x', 'Payload', '{"k":1.00000000000000001e2,"s":"v"}');
+SELECT es_submit('t', 'x', 'Payload', '{"k":9007199254740993.5,"s":"v"}');
+SELECT es_submit('t', 'x', 'Payload', '{"k":1e-400,"s":"v"}');
 SELECT es_submit('t', 'x', 'Payload', '{"k":1}');
 SELECT es_try_submit('t', 'x', 'NoDecider');
 .print '-- none of them changed anything'
@@ -258,3 +261,8 @@ SELECT es_try_submit('t', 'x', 'Show');
 SELECT es_state('t', 'x');
 SELECT es_create_aggregate('t', '{"n":100}', '["A", "B"]');
 SELECT es_state('t', 'x');
+
+.print '-- es_payload_int reads the exact value of an integral number, not its nearest double'
+SELECT es_submit('t', 'exact', 'Payload', '{"k":9007199254740993.0,"s":"v"}');
+SELECT es_submit('t', 'exact', 'Payload', '{"k":9.223372036854775807e18,"s":"v"}');
+SELECT version, data FROM es_events WHERE aggregate_id = 'exact' ORDER BY version;

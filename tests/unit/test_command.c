@@ -746,7 +746,7 @@ static void test_payload_errors(void **state) {
   refused("account", "a1", "Deposit", "{\"amount\":\"5\"}", NULL, ES_INVALID_PAYLOAD, NULL,
           "payload field 'amount' must be an integer, got string");
   refused("account", "a1", "Deposit", "{\"amount\":1.5}", NULL, ES_INVALID_PAYLOAD, NULL,
-          "payload field 'amount' must be an integer, got number");
+          "payload field 'amount' must be an integer, got 1.5");
   refused("account", "a1", "Deposit", "{\"amount\":true}", NULL, ES_INVALID_PAYLOAD, NULL,
           "payload field 'amount' must be an integer, got boolean");
   refused("account", "a1", "Deposit", "{\"amount\":null}", NULL, ES_INVALID_PAYLOAD, NULL,

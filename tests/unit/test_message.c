@@ -81,10 +81,10 @@ static void test_get_int(void **state) {
   assert_true(int_ok(&r, "mintr") == INT64_MIN); /* -2^63 as a number is still an int64 */
   assert_null(r.complaint);
   int64_t v = 0;
-  complained(&r, es_get_int(&r.obj, "half", &v), "payload field 'half' must be an integer, got number");
-  complained(&r, es_get_int(&r.obj, "big", &v), "payload field 'big' must be an integer, got number");
-  complained(&r, es_get_int(&r.obj, "two63", &v), "payload field 'two63' must be an integer, got number");
-  complained(&r, es_get_int(&r.obj, "small", &v), "payload field 'small' must be an integer, got number");
+  complained(&r, es_get_int(&r.obj, "half", &v), "payload field 'half' must be an integer, got 1.5");
+  complained(&r, es_get_int(&r.obj, "big", &v), "payload field 'big' must be an integer, got 1e300");
+  complained(&r, es_get_int(&r.obj, "two63", &v), "payload field 'two63' must be an integer, got 9223372036854775808");
+  complained(&r, es_get_int(&r.obj, "small", &v), "payload field 'small' must be an integer, got 1e-300");
   complained(&r, es_get_int(&r.obj, "s", &v), "payload field 's' must be an integer, got string");
   complained(&r, es_get_int(&r.obj, "t", &v), "payload field 't' must be an integer, got boolean");
   complained(&r, es_get_int(&r.obj, "f", &v), "payload field 'f' must be an integer, got boolean");
@@ -94,6 +94,101 @@ static void test_get_int(void **state) {
   complained(&r, es_get_int(&r.obj, "amount", &v), "payload field 'amount' is missing");
   complained(&r, es_get_int(&r.obj, "x", &v), "payload field 'x' is missing"); /* nested keys are not fields */
   complained(&r, es_get_int(&r.obj, "", &v), "payload field '' is missing");
+  reader_close(&r);
+}
+
+/* es_get_int on {"amount": <number>}: ok and the value, or the complaint quoting the number. */
+static void int_case(const char *number, int ok, int64_t want) {
+  char text[512];
+  reader r;
+  int64_t v = 0;
+  snprintf(text, sizeof text, "{\"amount\": %s}", number);
+  reader_open(&r, text, "payload");
+  es_status rc = es_get_int(&r.obj, "amount", &v);
+  if (ok && (rc != ES_OK || v != want))
+    fail_msg("<%s>: rc %d value %lld, expected %lld (%s)", number, (int)rc, (long long)v, (long long)want,
+             r.complaint ? r.complaint : "-");
+  if (!ok) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "payload field 'amount' must be an integer, got %s", number);
+    if (rc != ES_INVALID_PAYLOAD) fail_msg("<%s>: accepted as %lld, expected a refusal", number, (long long)v);
+    assert_str(r.complaint, msg);
+  }
+  reader_close(&r);
+}
+
+/* Integrality is decided on the number's exact decimal value, never through a double: 2^53 + 1
+** written with a fraction keeps its value, a fraction below double precision and an underflowing
+** exponent are not integers, and values within a hair of the int64 limits land on the right side
+** of them. */
+static void test_get_int_exact_decimal(void **state) {
+  (void)state;
+  int_case("100.0", 1, 100);
+  int_case("1e2", 1, 100);
+  int_case("1E+2", 1, 100);
+  int_case("1e+02", 1, 100);
+  int_case("1234500e-2", 1, 12345);
+  int_case("-0.0", 1, 0);
+  int_case("-0", 1, 0);
+  int_case("0e5", 1, 0);
+  int_case("0.000e-5", 1, 0);
+  int_case("-0e-5", 1, 0);
+  int_case("0e999999999999999999999999", 1, 0); /* the exponent saturates; zero stays zero */
+  int_case("-0.0e-999999999999999999999999", 1, 0);
+  int_case("9007199254740993", 1, 9007199254740993);
+  int_case("9007199254740993.0", 1, 9007199254740993); /* 2^53 + 1: a double would say ...992 */
+  int_case("9007199254740993.000", 1, 9007199254740993);
+  int_case("9.007199254740993e15", 1, 9007199254740993);
+  int_case("9223372036854775807", 1, INT64_MAX);
+  int_case("9223372036854775807.0", 1, INT64_MAX);
+  int_case("9.223372036854775807e18", 1, INT64_MAX);
+  int_case("-9223372036854775808", 1, INT64_MIN);
+  int_case("-9223372036854775808.000", 1, INT64_MIN);
+  int_case("-9.223372036854775808e18", 1, INT64_MIN);
+  int_case("1e18", 1, 1000000000000000000);
+  int_case("-1e18", 1, -1000000000000000000);
+  int_case("1.00000000000000000000000000000e2", 1, 100);      /* many trailing zeros */
+  int_case("0.00000000000000000000000000012345e33", 1, 123450); /* many leading zeros */
+  int_case("123450000000000000000000000000000e-28", 1, 12345);
+  int_case("12345.000000000000000000000000000000000000000000000000000000000000000000000", 1, 12345);
+  int_case("0.0000000000000000000000000000000000000000000000000000000000000000000001e70", 1, 1);
+
+  int_case("9007199254740993.5", 0, 0);
+  int_case("100.000000000000001", 0, 0);
+  int_case("1.00000000000000001e2", 0, 0);
+  int_case("1e-400", 0, 0);
+  int_case("1e-999999999999999999999999", 0, 0);
+  int_case("-1e-999999999999999999999999", 0, 0);
+  int_case("1.5", 0, 0);
+  int_case("-1.5", 0, 0);
+  int_case("1e-1", 0, 0);
+  int_case("12345e-2", 0, 0);
+  int_case("123450000000000000000000000000001e-28", 0, 0);
+  int_case("12345.000000000000000000000000000000000000000000000000000000000000000000001", 0, 0);
+  int_case("0.0000000000000000000000000000000000000000000000000000000000000000000001e69", 0, 0);
+  int_case("9223372036854775808", 0, 0);
+  int_case("9223372036854775807.5", 0, 0);
+  int_case("9223372036854775807.00000000000000000001", 0, 0);
+  int_case("-9223372036854775809", 0, 0);
+  int_case("-9223372036854775808.5", 0, 0);
+  int_case("9.223372036854775808e18", 0, 0);
+  int_case("-9.223372036854775809e18", 0, 0);
+  int_case("9223372036854775807e1", 0, 0);
+  int_case("1e19", 0, 0);
+  int_case("1e300", 0, 0);
+  int_case("18446744073709551616", 0, 0);
+  int_case("18446744073709551616e-1", 0, 0); /* 2^64 / 10: not an integer */
+  int_case("184467440737095516160e-1", 0, 0); /* 2^64: out of range */
+}
+
+/* The refusal of an integer field under another label (event data) quotes the number too. */
+static void test_get_int_exact_decimal_event_data(void **state) {
+  (void)state;
+  reader r;
+  int64_t v = 0;
+  reader_open(&r, "{\"amount\":1.00000000000000001e2,\"n\":\"100\"}", "event data");
+  complained(&r, es_get_int(&r.obj, "amount", &v), "event data field 'amount' must be an integer, got 1.00000000000000001e2");
+  complained(&r, es_get_int(&r.obj, "n", &v), "event data field 'n' must be an integer, got string");
   reader_close(&r);
 }
 
@@ -615,6 +710,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
       T(test_get_int),
+      T(test_get_int_exact_decimal),
+      T(test_get_int_exact_decimal_event_data),
       T(test_get_real_bool_text),
       T(test_get_json_and_has),
       T(test_complaints),

@@ -87,6 +87,23 @@ static void test_expected_version(void **state) {
   o = parsed("{\"expected_version\":9223372036854775807}");
   assert_int_equal(o.expect, ES_EXPECT_VERSION);
   assert_true(o.expected_version == INT64_MAX);
+  /* Any number whose exact decimal value is an integer >= 0 in int64, as for integer payload fields. */
+  static const struct {
+    const char *in;
+    int64_t v;
+  } exact[] = {
+      {"3.0", 3}, {"3e0", 3}, {"0.3e1", 3}, {"300e-2", 3}, {"-0.0", 0}, {"0e5", 0}, {"0.000e-5", 0},
+      {"9007199254740993.0", 9007199254740993}, {"9.223372036854775807e18", INT64_MAX},
+      {"0e999999999999999999999999", 0},
+  };
+  for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
+    char text[128];
+    snprintf(text, sizeof(text), "{\"expected_version\":%s}", exact[i].in);
+    o = parsed(text);
+    assert_int_equal(o.expect, ES_EXPECT_VERSION);
+    if (o.expected_version != exact[i].v)
+      fail_msg("<%s>: %lld, expected %lld", exact[i].in, (long long)o.expected_version, (long long)exact[i].v);
+  }
   o = parsed("{\"expected_version\":\"any\"}");
   assert_int_equal(o.expect, ES_EXPECT_ANY);
   o = parsed("{\"expected_version\":\"no_stream\"}");
@@ -104,6 +121,9 @@ static void test_expected_version_wrong(void **state) {
   static const char *const bad[] = {
       "-1", "-9223372036854775808", "1.5", "9223372036854775808", "1e300", "\"ANY\"", "\"Any\"", "\"\"",
       "\"no stream\"", "\"exist\"", "\"1\"", "true", "false", "[]", "[1]", "{}", "{\"v\":1}",
+      /* numbers that are not exactly an integer >= 0 in int64 (a double would round some of them) */
+      "3.000000000000000001", "0.30000000000000001e1", "1e-400", "-1e-400", "1e-999999999999999999999999", "-1e0",
+      "-0.5", "9007199254740993.5", "9.223372036854775808e18", "9223372036854775807.5", "1e19",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     char text[128];

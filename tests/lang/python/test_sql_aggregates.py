@@ -295,7 +295,7 @@ class Equivalence(SqlBankCase):
         for m in ("payload field 'owner' must be a string without NUL characters, got string",
                   "payload field 'owner' is missing", "payload field 'owner' must be a string, got integer",
                   "payload field 'amount' must be an integer, got string",
-                  "payload field 'amount' must be an integer, got number", "payload field 'amount' is missing",
+                  "payload field 'amount' must be an integer, got 5.5", "payload field 'amount' is missing",
                   "payload must be a JSON object, got array"):
             self.assertIn(m, messages)
 
