@@ -2,7 +2,8 @@
 ** fuzz_json.c — libFuzzer target for ext/domain/json.c. Any input must either be refused with a
 ** well-formed message or parse into a tree whose strings (values and keys) survive es_jbuf_string
 ** and a re-parse byte for byte; the whole tree must survive the writer too, every raw span must
-** re-parse to the same value, and nothing may leak. Any broken invariant abort()s.
+** re-parse to the same value, es_json_int64 must agree with the parsed numbers, and nothing may
+** leak. Any broken invariant abort()s.
 ** Links tests/unit/fake_mem.c as its malloc-based es_mem_*.
 */
 #include <stdint.h>
@@ -109,12 +110,45 @@ static void write_tree(es_jbuf *b, const es_json *v) {
   }
 }
 
+/* The significant digits of a number literal: from its first to its last nonzero digit (0 for zero). */
+static size_t significant_digits(const char *s, size_t n) {
+  size_t digits = 0, first = 0, last = 0;
+  for (size_t i = 0; i < n && s[i] != 'e' && s[i] != 'E'; i++) {
+    if (s[i] < '0' || s[i] > '9') continue;
+    digits++;
+    if (s[i] != '0') {
+      if (!first) first = digits;
+      last = digits;
+    }
+  }
+  return first ? last - first + 1 : 0;
+}
+
+/* es_json_int64 agrees with the parser: an integer literal is itself; an accepted real is the
+** integer whose nearest double strtod found; zero is accepted exactly when every digit is 0; and
+** an integral double below 1e15 read from at most 15 significant digits (DBL_DIG) is that integer,
+** so it must be accepted. */
+static void int64_agrees(const es_json *v) {
+  int64_t i = 0;
+  int ok = es_json_int64(v, &i);
+  size_t sig = significant_digits(v->raw, v->raw_len);
+  if (v->kind == ES_JSON_INT) {
+    check(ok && i == v->u.i, "es_json_int64 differs from an integer literal");
+    return;
+  }
+  if (ok) check((double)i == v->u.r, "es_json_int64 accepted a number as another integer");
+  if (v->u.r == 0) check(ok == (sig == 0), "es_json_int64 misreads a zero or an underflow");
+  else if (v->u.r > -1e15 && v->u.r < 1e15 && (double)(int64_t)v->u.r == v->u.r && sig <= 15)
+    check(ok, "es_json_int64 refused a short integral number");
+}
+
 /* Checks every node: its raw span re-parses to the same value, its strings round-trip, keys are
 ** unique and es_json_get finds each key without a NUL. */
 static void walk(const es_json *v) {
   es_json_doc *doc = parse_or_die(v->raw, v->raw_len, "a raw span does not parse");
   check(same(v, es_json_root(doc), 0), "a raw span parses to another value");
   es_json_free(doc);
+  if (v->kind == ES_JSON_INT || v->kind == ES_JSON_REAL) int64_agrees(v);
   if (v->kind == ES_JSON_STRING) string_round_trip(v->u.str.s, v->u.str.n);
   if (v->kind == ES_JSON_ARRAY)
     for (size_t i = 0; i < v->u.arr.n; i++) walk(v->u.arr.items[i]);
