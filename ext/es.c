@@ -114,6 +114,8 @@ ES_API int sqlite3_es_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routi
     *pzErrMsg = sqlite3_mprintf("es: cannot register es_next: %s", sqlite3_errmsg(db));
   if (rc == SQLITE_OK && (rc = es_register_log_vtab(db, c)) != SQLITE_OK && pzErrMsg)
     *pzErrMsg = sqlite3_mprintf("es: cannot register es_log: %s", sqlite3_errmsg(db));
+  if (rc == SQLITE_OK && (rc = es_register_integrity_vtab(db, c)) != SQLITE_OK && pzErrMsg)
+    *pzErrMsg = sqlite3_mprintf("es: cannot register es_integrity_check: %s", sqlite3_errmsg(db));
   if (rc == SQLITE_OK && (rc = es_register_context_vtabs(db, c)) != SQLITE_OK && pzErrMsg)
     *pzErrMsg = sqlite3_mprintf("es: cannot register es_command and es_event: %s", sqlite3_errmsg(db));
   es_conn_unref(c); /* the registrations hold the references now */

@@ -9,5 +9,6 @@ int es_register_stream_vtab(sqlite3 *db, es_conn *c);
 int es_register_context_vtabs(sqlite3 *db, es_conn *c);
 int es_register_log_vtab(sqlite3 *db, es_conn *c);
 int es_register_next_vtab(sqlite3 *db, es_conn *c);
+int es_register_integrity_vtab(sqlite3 *db, es_conn *c);
 
 #endif

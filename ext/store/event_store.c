@@ -37,6 +37,7 @@ es_store *es_store_new(sqlite3 *db) {
   memset(s, 0, sizeof(*s));
   s->db = db;
   s->schema_cookie = -1;
+  s->view_schema = "main";
   return s;
 }
 
@@ -103,7 +104,8 @@ static void set_damage(es_store *s, es_status kind, char *why) {
   s->damage_kind = why ? kind : ES_NOMEM;
 }
 
-static int first_guard_problem(void *arg, const es_guard *g, es_guard_state st) {
+static int first_guard_problem(void *arg, const es_guard *g, es_guard_state st, const char *stored) {
+  (void)stored;
   if (st == ES_GUARD_OK) return 1;
   set_damage(arg, ES_PROTECTED, es_guard_problem(g, st));
   return 0;
@@ -242,6 +244,7 @@ es_status es_store_open(es_store *s, es_open_mode mode, es_error *err) {
 }
 
 int es_store_exists(const es_store *s) { return s->exists; }
+const char *es_store_damage(const es_store *s) { return s->exists ? s->damage : 0; }
 
 void es_store_settle(es_store *s) {
   if (s->created_pending) s->schema_cookie = -1;
@@ -369,12 +372,16 @@ static es_status read_head(es_store *s, int64_t *head, es_error *err) {
                         " were deleted while a guard was missing); a position is never given twice, so nothing more is"
                         " appended: restore the database from a backup (SELECT * FROM es_integrity_check lists the damage)",
                         (long long)last, (long long)end);
-  if (end > last)
+  if (end > last) {
+    char span[64];
+    if (end == last + 1) sqlite3_snprintf((int)sizeof span, span, "position %lld", (long long)end);
+    else sqlite3_snprintf((int)sizeof span, span, "positions %lld to %lld", (long long)last + 1, (long long)end);
     return es_error_set(err, ES_PROTECTED,
-                        "es_events holds events that sqlite-es did not append (positions %lld to %lld, after the last"
-                        " it gave, %lld): they bypassed every aggregate's decision: restore the database from a backup"
-                        " (SELECT * FROM es_integrity_check lists the damage)",
-                        (long long)last + 1, (long long)end, (long long)last);
+                        "es_events holds events that sqlite-es did not append (%s, after the last it gave, %lld): they"
+                        " bypassed every aggregate's decision: restore the database from a backup (SELECT * FROM"
+                        " es_integrity_check lists the damage)",
+                        span, (long long)last);
+  }
   return ES_OK;
 }
 

@@ -220,9 +220,13 @@ static es_status triggers_load(es_store *s, trigger_list *t, es_error *err) {
 }
 
 /* Trigger names are case-insensitive in SQLite: es_checkpoints_INSERT_guard is ours, renamed. */
-static es_guard_state state_of(const trigger_list *t, const es_guard *g) {
-  for (int i = 0; i < t->n; i++)
-    if (sqlite3_stricmp(t->names[i], g->name) == 0) return strcmp(t->sqls[i], g->sql) == 0 ? ES_GUARD_OK : ES_GUARD_ALTERED;
+static es_guard_state state_of(const trigger_list *t, const es_guard *g, const char **stored) {
+  for (int i = 0; i < t->n; i++) {
+    if (sqlite3_stricmp(t->names[i], g->name) != 0) continue;
+    if (stored) *stored = t->sqls[i];
+    return strcmp(t->sqls[i], g->sql) == 0 ? ES_GUARD_OK : ES_GUARD_ALTERED;
+  }
+  if (stored) *stored = 0;
   return ES_GUARD_MISSING;
 }
 
@@ -234,7 +238,11 @@ es_status es_guards_check(es_store *s, es_guard_fn fn, void *arg, es_error *err)
   if (rc == ES_OK) rc = triggers_load(s, &t, err);
   else memset(&t, 0, sizeof(t));
   int go_on = 1;
-  for (int i = 0; rc == ES_OK && go_on && i < n; i++) go_on = fn(arg, &g[i], state_of(&t, &g[i]));
+  for (int i = 0; rc == ES_OK && go_on && i < n; i++) {
+    const char *stored = 0;
+    es_guard_state st = state_of(&t, &g[i], &stored);
+    go_on = fn(arg, &g[i], st, stored);
+  }
   triggers_free(&t);
   es_guards_free(g, n);
   return rc;
@@ -268,8 +276,9 @@ typedef struct repair {
   es_error *err;
 } repair;
 
-static int repair_one(void *arg, const es_guard *g, es_guard_state st) {
+static int repair_one(void *arg, const es_guard *g, es_guard_state st, const char *stored) {
   repair *r = arg;
+  (void)stored;
   if (st == ES_GUARD_OK || (r->table && sqlite3_stricmp(r->table, g->table) != 0)) return 1;
   r->rc = install(r->s, g, st, r->err);
   if (r->rc == ES_OK) r->created++;
@@ -294,7 +303,7 @@ es_status es_guards_install_view(es_store *s, const char *table, es_error *err) 
   if (rc == ES_OK) rc = triggers_load(s, &t, err);
   else memset(&t, 0, sizeof(t));
   for (int i = 0; rc == ES_OK && i < n; i++) {
-    es_guard_state st = state_of(&t, &g[i]);
+    es_guard_state st = state_of(&t, &g[i], 0);
     if (st != ES_GUARD_OK) rc = install(s, &g[i], st, err);
   }
   triggers_free(&t);

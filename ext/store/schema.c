@@ -43,7 +43,7 @@ static const es_table_def tables[ES_TABLE_COUNT] = {
                               " (SELECT coalesce(max(position), 0) FROM main.es_events) - position FROM main.es_checkpoints;",
                               ES_GUARD_ARMED, "holds the checkpoints of consumers",
                               "change them with es_create_consumer and es_ack",
-                              "change them with es_create_consumer and es_ack", "the checkpoints of consumers"},
+                              "change them with es_create_consumer and es_ack", "es_checkpoints"},
     [ES_TABLE_SQL_AGGREGATES] = {"es_sql_aggregates", "name initial_state events generation defined_at",
                                  "CREATE TABLE es_sql_aggregates( name TEXT PRIMARY KEY NOT NULL, initial_state TEXT NOT"
                                  " NULL, events TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 1, defined_at TEXT NOT"
@@ -51,7 +51,7 @@ static const es_table_def tables[ES_TABLE_COUNT] = {
                                  0, ES_GUARD_ARMED, "holds aggregate definitions",
                                  "change them with es_create_aggregate, es_create_decider and es_create_evolver",
                                  "change them with es_create_aggregate, es_create_decider and es_create_evolver",
-                                 "the aggregate definitions"},
+                                 "es_sql_aggregates"},
     [ES_TABLE_SQL_HANDLERS] = {"es_sql_handlers", "aggregate kind name view",
                                "CREATE TABLE es_sql_handlers( aggregate TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN"
                                " ('decide', 'evolve')), name TEXT NOT NULL, view TEXT NOT NULL, PRIMARY KEY (aggregate,"
@@ -59,7 +59,7 @@ static const es_table_def tables[ES_TABLE_COUNT] = {
                                0, ES_GUARD_ARMED, "holds aggregate definitions",
                                "change them with es_create_aggregate, es_create_decider and es_create_evolver",
                                "change them with es_create_aggregate, es_create_decider and es_create_evolver",
-                               "the aggregate definitions"},
+                               "es_sql_handlers"},
 };
 
 const es_table_def *es_table(es_table_id id) { return &tables[id]; }

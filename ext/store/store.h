@@ -30,6 +30,8 @@ void es_store_flush(es_store *s);
 typedef enum es_open_mode { ES_OPEN_READ, ES_OPEN_WRITE, ES_OPEN_REPAIR } es_open_mode;
 es_status es_store_open(es_store *s, es_open_mode mode, es_error *err);
 int es_store_exists(const es_store *s); /* as of the last es_store_open */
+/* Why the storage may not be written, as of the last es_store_open (NULL: it may). */
+const char *es_store_damage(const es_store *s);
 /* No transaction is open: storage created by an earlier one is now committed or gone. */
 void es_store_settle(es_store *s);
 /* Start of a write call; es_store_wrote then says whether it wrote anything. */
@@ -47,6 +49,15 @@ sqlite3_stmt *es_store_prepare_query(es_store *s, const struct es_log_query *q, 
 /* The tables of SQL aggregate definitions (es_sql_aggregates, es_sql_handlers), created with their
 ** guards when missing (schema.c). */
 es_status es_store_ensure_definitions(es_store *s, es_error *err);
+
+/* ---- es_integrity_check (integrity.c) ---- */
+
+/* Walk the storage and add a row to r for each rule of domain/integrity.h it breaks (or `ok`).
+** Reads only; unless quick, each read model is folded into a TEMP copy of its table inside a
+** savepoint that is rolled back, and compared. */
+struct es_integrity_report;
+es_status es_store_integrity_check(es_store *s, const es_registry *reg, int quick, struct es_integrity_report *r,
+                                   es_error *err);
 
 /* ---- durable consumers (consumers.c) ---- */
 

@@ -33,6 +33,7 @@ struct es_store {
   es_cached_stmt *cache; /* prepared statements by SQL text, least recently used first (stmt_cache.c) */
   int n_cache, cap_cache;
   void *notes; /* the events the running catch-up feeds (views.c), or NULL */
+  const char *view_schema; /* where the view writer writes: "main", or "temp" while a fold is checked */
 };
 
 /* Allow every write to table until disarmed with NULL (a view's handlers write many rows). */
@@ -95,8 +96,9 @@ typedef struct es_guard {
 } es_guard;
 
 typedef enum es_guard_state { ES_GUARD_OK, ES_GUARD_MISSING, ES_GUARD_ALTERED } es_guard_state;
-/* Called for each guard the storage should have, with what sqlite_schema holds; return 0 to stop. */
-typedef int (*es_guard_fn)(void *arg, const es_guard *g, es_guard_state st);
+/* Called for each guard the storage should have, with its state and the text sqlite_schema holds
+** for a trigger of its name (NULL when missing); return 0 to stop. */
+typedef int (*es_guard_fn)(void *arg, const es_guard *g, es_guard_state st, const char *stored);
 
 /* Every guard the storage should have now: those of its tables that exist, and of each view's table. */
 es_status es_guards_expected(es_store *s, es_guard **out, int *n, es_error *err);
@@ -116,5 +118,10 @@ es_status es_store_guarded_write(es_store *s, sqlite3_stmt *st, const char *tabl
 
 /* The names of the views es_views lists (none when it does not exist). */
 es_status es_views_names(es_store *s, char ***out, int *n, es_error *err);
+/* es_integrity_check's part on read models: each has its table, is at `end`, its feed compiles,
+** and (unless quick) it equals a fold of the log made in a TEMP copy. */
+struct es_integrity_report;
+es_status es_views_integrity(es_store *s, const es_registry *reg, int quick, int64_t end, struct es_integrity_report *out,
+                             es_error *err);
 
 #endif

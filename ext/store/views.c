@@ -10,6 +10,7 @@
 */
 #include <string.h>
 
+#include "../domain/integrity.h"
 #include "../domain/json.h"
 #include "../domain/mem.h"
 #include "../domain/view.h"
@@ -584,14 +585,14 @@ static es_status bind_all(es_store *s, sqlite3_stmt *st, const es_field *cols, s
 }
 
 /* SQL text for a write: INSERT or DELETE of the given columns. */
-static char *write_sql(const char *table, int op, const es_field *cols, size_t n) {
+static char *write_sql(const char *schema, const char *table, int op, const es_field *cols, size_t n) {
   sqlite3_str *b = sqlite3_str_new(0);
   if (op == ES_VIEW_DELETE) {
-    sqlite3_str_appendf(b, "DELETE FROM main.\"%w\" WHERE ", table);
+    sqlite3_str_appendf(b, "DELETE FROM %s.\"%w\" WHERE ", schema, table);
     for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", i ? " AND " : "", cols[i].key, (int)i + 1);
     return sqlite3_str_finish(b);
   }
-  sqlite3_str_appendf(b, "INSERT INTO main.\"%w\"(", table);
+  sqlite3_str_appendf(b, "INSERT INTO %s.\"%w\"(", schema, table);
   for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\"", i ? ", " : "", cols[i].key);
   sqlite3_str_appendall(b, ") VALUES (");
   for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s?%d", i ? ", " : "", (int)i + 1);
@@ -602,7 +603,7 @@ static char *write_sql(const char *table, int op, const es_field *cols, size_t n
 /* Is column `name` one of the table's primary key columns? *n_pk counts them. */
 static es_status primary_key(es_store *s, const char *table, const es_field *cols, size_t n, unsigned char *is_key,
                              int *n_pk, es_error *err) {
-  sqlite3_stmt *st = es_store_cached(s, sqlite3_mprintf("SELECT name FROM pragma_table_info(?1, 'main') WHERE pk > 0"), err);
+  sqlite3_stmt *st = es_store_cached(s, sqlite3_mprintf("SELECT name FROM pragma_table_info(?1, %Q) WHERE pk > 0", s->view_schema), err);
   if (!st) return err->status;
   sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
   int src, missing = 0;
@@ -635,7 +636,7 @@ static es_status upsert(es_store *s, const char *table, const es_field *cols, si
   {
     sqlite3_str *b = sqlite3_str_new(0);
     int k = 0;
-    sqlite3_str_appendf(b, "UPDATE main.\"%w\" SET ", table);
+    sqlite3_str_appendf(b, "UPDATE %s.\"%w\" SET ", s->view_schema, table);
     for (size_t i = 0; i < n; i++)
       if (!is_key[i]) sqlite3_str_appendf(b, "%s\"%w\" = ?%d", k++ ? ", " : "", cols[i].key, (int)i + 1);
     if (k == 0) sqlite3_str_appendf(b, "\"%w\" = \"%w\"", cols[0].key, cols[0].key); /* only the key: a no-op if present */
@@ -652,7 +653,7 @@ static es_status upsert(es_store *s, const char *table, const es_field *cols, si
     if (run_done(s, st, "updating a row", err) != ES_OK) return err->status;
     if (sqlite3_changes(s->db) > 0) return ES_OK;
   }
-  sqlite3_stmt *st = es_store_cached(s, write_sql(table, ES_VIEW_INSERT, cols, n), err);
+  sqlite3_stmt *st = es_store_cached(s, write_sql(s->view_schema, table, ES_VIEW_INSERT, cols, n), err);
   if (!st) return err->status;
   if (bind_all(s, st, cols, n, err) != ES_OK) {
     sqlite3_clear_bindings(st);
@@ -665,7 +666,7 @@ static es_status upsert(es_store *s, const char *table, const es_field *cols, si
 static es_status port_write(void *self, const char *table, int op, const es_field *cols, size_t n, es_error *err) {
   es_store *s = self;
   if (op == ES_VIEW_UPSERT) return upsert(s, table, cols, n, err);
-  sqlite3_stmt *st = es_store_cached(s, write_sql(table, op, cols, n), err);
+  sqlite3_stmt *st = es_store_cached(s, write_sql(s->view_schema, table, op, cols, n), err);
   if (!st) return err->status;
   es_status rc = bind_all(s, st, cols, n, err);
   if (rc == ES_OK) rc = run_done(s, st, op == ES_VIEW_DELETE ? "deleting a row" : "writing a row", err);
@@ -695,7 +696,7 @@ static es_status port_find(void *self, const char *table, const es_field *cols, 
   for (int by_rowid = 1; by_rowid >= 0 && !st; by_rowid--) {
     es_error attempt = {0};
     sqlite3_str *b = sqlite3_str_new(0);
-    sqlite3_str_appendf(b, "SELECT * FROM main.\"%w\" WHERE ", table);
+    sqlite3_str_appendf(b, "SELECT * FROM %s.\"%w\" WHERE ", s->view_schema, table);
     for (size_t i = 0; i < n; i++) sqlite3_str_appendf(b, "%s\"%w\" IS ?%d", i ? " AND " : "", cols[i].key, (int)i + 1);
     sqlite3_str_appendall(b, by_rowid ? " ORDER BY rowid DESC LIMIT 1" : " LIMIT 1");
     st = es_store_cached(s, sqlite3_str_finish(b), by_rowid ? &attempt : err);
@@ -729,4 +730,196 @@ static es_status port_find(void *self, const char *table, const es_field *cols, 
 es_view_store es_store_view_port(es_store *s) {
   es_view_store p = {.self = s, .write = port_write, .find = port_find};
   return p;
+}
+
+/* ======================= Checking read models (es_integrity_check) ======================= */
+
+/* The TEMP form of a CREATE text sqlite_schema keeps: CREATE TEMP TABLE / TRIGGER, or an index
+** named temp.<name>; a handler's "ON main.<feed>" loses its schema so it attaches to the TEMP feed. */
+static char *temp_copy(const char *stored) {
+  static const char *const kinds[] = {"CREATE TABLE ", "CREATE TRIGGER ", "CREATE INDEX ", "CREATE UNIQUE INDEX "};
+  for (int i = 0; stored && i < 4; i++) {
+    size_t n = strlen(kinds[i]);
+    if (sqlite3_strnicmp(stored, kinds[i], (int)n) != 0) continue;
+    if (i >= 2) return sqlite3_mprintf("%.*stemp.%s", (int)n, stored, stored + n);
+    char *sql = sqlite3_mprintf("CREATE TEMP %s", stored + strlen("CREATE "));
+    char *on = sql && i == 1 ? strstr(sql, " ON main.") : 0;
+    if (on) memmove(on + 4, on + 9, strlen(on + 9) + 1);
+    return sql;
+  }
+  return 0;
+}
+
+/* Create in temp a copy of every main object of `type` on tbl (its table or indexes, a feed's handlers). */
+static es_status copy_to_temp(es_store *s, const char *type, const char *tbl, es_error *err) {
+  sqlite3_stmt *q = 0;
+  es_status rc = ES_OK;
+  int src = sqlite3_prepare_v2(s->db, "SELECT sql FROM main.sqlite_schema WHERE type = ?1 AND tbl_name = ?2 AND sql IS NOT NULL",
+                               -1, &q, 0);
+  if (src == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, tbl, -1, SQLITE_STATIC);
+  }
+  while (rc == ES_OK && src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+    src = SQLITE_OK;
+    char *sql = temp_copy((const char *)sqlite3_column_text(q, 0));
+    rc = sql ? es_store_exec(s, sql, "copying a read model to TEMP", err) : es_error_set(err, ES_NOMEM, 0);
+  }
+  if (rc == ES_OK && src != SQLITE_DONE) rc = es_store_error(s->db, src, "copying a read model to TEMP", err);
+  sqlite3_finalize(q);
+  return rc;
+}
+
+/* "<c1>, <c2>, …" of a table's columns, quoted; or the row as text: quote(c1) || ', ' || … */
+static char *column_list(char **cols, int n, int as_text) {
+  sqlite3_str *b = sqlite3_str_new(0);
+  for (int i = 0; i < n; i++)
+    sqlite3_str_appendf(b, as_text ? "%squote(\"%w\")" : "%s\"%w\"", i ? (as_text ? " || ', ' || " : ", ") : "", cols[i]);
+  return sqlite3_str_finish(b);
+}
+
+/* Rows (with their counts) of schema a's copy of table not in schema b's; *example the first, as text. */
+static es_status rows_not_in(es_store *s, const char *table, char **cols, int n, const char *a, const char *b,
+                             int64_t *count, char **example, es_error *err) {
+  char *list = column_list(cols, n, 0), *text = column_list(cols, n, 1);
+  char *diff = list && text ? sqlite3_mprintf("SELECT %s, count(*) FROM %s.\"%w\" GROUP BY %s EXCEPT SELECT %s, count(*)"
+                                              " FROM %s.\"%w\" GROUP BY %s",
+                                              list, a, table, list, list, b, table, list)
+                            : 0;
+  char *sql = diff ? sqlite3_mprintf("SELECT count(*), (SELECT %s FROM (%s) LIMIT 1) FROM (%s)", text, diff, diff) : 0;
+  sqlite3_stmt *q = 0;
+  es_status rc = ES_OK;
+  *count = 0;
+  *example = 0;
+  if (!sql) rc = es_error_set(err, ES_NOMEM, 0);
+  else if (sqlite3_prepare_v2(s->db, sql, -1, &q, 0) != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW)
+    rc = es_store_error(s->db, sqlite3_errcode(s->db), "comparing a read model", err);
+  else {
+    *count = sqlite3_column_int64(q, 0);
+    if (sqlite3_column_type(q, 1) != SQLITE_NULL) *example = sqlite3_mprintf("(%s)", sqlite3_column_text(q, 1));
+  }
+  sqlite3_finalize(q);
+  sqlite3_free(list);
+  sqlite3_free(text);
+  sqlite3_free(diff);
+  sqlite3_free(sql);
+  return rc;
+}
+
+/* Fold the log up to the view's position into a TEMP copy of its table, and compare. */
+static es_status fold_and_compare(es_store *s, const es_registry *reg, const view_row *r, es_integrity_report *out,
+                                  es_error *err) {
+  char **cols = 0;
+  int n = 0;
+  es_status rc = es_table_columns(s, r->name, &cols, &n, err);
+  if (rc == ES_OK) rc = copy_to_temp(s, "table", r->name, err);
+  if (rc == ES_OK) rc = copy_to_temp(s, "index", r->name, err);
+  if (rc == ES_OK && r->is_sql) {
+    rc = es_store_exec(s, sqlite3_mprintf("CREATE TEMP VIEW \"%w\" AS SELECT * FROM main.\"%w\"", r->feed, r->feed),
+                       "copying a read model to TEMP", err);
+    if (rc == ES_OK) rc = copy_to_temp(s, "trigger", r->feed, err);
+    char *rows = rc == ES_OK ? feed_rows_sql("f.*", r->feed) : 0;
+    if (rows) {
+      char *fill = sqlite3_mprintf("INSERT INTO temp.\"%w\" %s", r->feed, rows);
+      sqlite3_stmt *st = 0;
+      if (!fill) rc = es_error_set(err, ES_NOMEM, 0);
+      else if (sqlite3_prepare_v2(s->db, fill, -1, &st, 0) != SQLITE_OK) rc = es_store_error(s->db, sqlite3_errcode(s->db), "folding a read model", err);
+      else {
+        sqlite3_bind_int64(st, 1, 0);
+        sqlite3_bind_int64(st, 2, r->position);
+        int src = sqlite3_step(st);
+        if (src != SQLITE_DONE) rc = es_store_error(s->db, src, "folding the log into a TEMP copy", err);
+      }
+      sqlite3_finalize(st);
+      sqlite3_free(fill);
+    } else if (rc == ES_OK) {
+      rc = es_error_set(err, ES_NOMEM, 0);
+    }
+    sqlite3_free(rows);
+  } else if (rc == ES_OK) {
+    s->view_schema = "temp";
+    rc = apply_c(s, es_registry_find_view(reg, r->name), 0, r->position, 0, err);
+    s->view_schema = "main";
+  }
+  int64_t extra = 0, missing = 0;
+  char *extra_row = 0, *missing_row = 0;
+  if (rc == ES_OK) rc = rows_not_in(s, r->name, cols, n, "main", "temp", &extra, &extra_row, err);
+  if (rc == ES_OK) rc = rows_not_in(s, r->name, cols, n, "temp", "main", &missing, &missing_row, err);
+  if (rc == ES_OK && (extra || missing))
+    es_integrity_add(out, ES_IC_VIEW, r->name,
+                     "read model %s differs from a fold of the log up to position %lld: %lld row(s) of the table are"
+                     " not in the fold%s%s, %lld row(s) of the fold are not in the table%s%s; rebuild it with SELECT"
+                     " es_rebuild('%s')",
+                     r->name, (long long)r->position, (long long)extra, extra_row ? ", such as " : "",
+                     extra_row ? extra_row : "", (long long)missing, missing_row ? ", such as " : "",
+                     missing_row ? missing_row : "", r->name);
+  sqlite3_free(extra_row);
+  sqlite3_free(missing_row);
+  es_table_columns_free(cols, n);
+  return rc;
+}
+
+/* Can a SQL view's feed statement still be compiled (its feed, its handlers, the tables they name)? */
+static char *feed_problem(es_store *s, const view_row *r) {
+  char *sql = feed_insert_sql(r->feed);
+  sqlite3_stmt *st = 0;
+  char *problem = 0;
+  if (!sql) return sqlite3_mprintf("out of memory");
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, 0) != SQLITE_OK)
+    problem = sqlite3_mprintf("read model %s: its feed %s and handlers no longer compile: %s", r->name, r->feed,
+                              sqlite3_errmsg(s->db));
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  return problem;
+}
+
+es_status es_views_integrity(es_store *s, const es_registry *reg, int quick, int64_t end, es_integrity_report *out,
+                             es_error *err) {
+  view_rows rows;
+  es_status rc = load_rows(s, &rows, err);
+  int savepoints = 1;
+  for (int i = 0; rc == ES_OK && i < rows.n; i++) {
+    view_row *r = &rows.rows[i];
+    char **cols = 0;
+    int n = 0;
+    if ((rc = es_table_columns(s, r->name, &cols, &n, err)) != ES_OK) break;
+    es_table_columns_free(cols, n);
+    if (n == 0) {
+      es_integrity_add(out, ES_IC_VIEW, r->name, "read model %s has no table %s: drop the view with SELECT"
+                       " es_drop_view('%s') or create its table and rebuild it", r->name, r->name, r->name);
+      continue;
+    }
+    if (r->position != end)
+      es_integrity_add(out, ES_IC_VIEW, r->name, "read model %s has seen the log up to position %lld, but the log ends"
+                       " at position %lld", r->name, (long long)r->position, (long long)end);
+    char *problem = r->is_sql ? feed_problem(s, r) : 0;
+    if (problem) {
+      es_integrity_add(out, ES_IC_DEFINITION, r->name, "%s", problem);
+      sqlite3_free(problem);
+      continue;
+    }
+    if (!r->is_sql && !es_registry_find_view(reg, r->name)) {
+      es_integrity_add(out, ES_IC_NOT_CHECKED, r->name, "read model %s is a C view this connection has not registered:"
+                       " it was not compared with the log", r->name);
+      continue;
+    }
+    if (quick || !savepoints) continue;
+    /* TEMP copies live in a savepoint that is rolled back: nothing is left of them, nothing else changes. */
+    if (sqlite3_exec(s->db, "SAVEPOINT es_integrity", 0, 0, 0) != SQLITE_OK) {
+      es_integrity_add(out, ES_IC_NOT_CHECKED, 0, "the read models were not compared with the log (%s): run"
+                       " es_integrity_check from a plain SELECT", sqlite3_errmsg(s->db));
+      savepoints = 0;
+      continue;
+    }
+    es_error fold_err = {0};
+    if (fold_and_compare(s, reg, r, out, &fold_err) != ES_OK) {
+      if (fold_err.status == ES_NOMEM) rc = es_error_set(err, ES_NOMEM, 0);
+      else es_integrity_add(out, ES_IC_NOT_CHECKED, r->name, "read model %s could not be folded into a TEMP copy: %s",
+                            r->name, fold_err.message ? fold_err.message : es_status_name(fold_err.status));
+    }
+    es_error_clear(&fold_err);
+    sqlite3_exec(s->db, "ROLLBACK TO es_integrity; RELEASE es_integrity", 0, 0, 0);
+  }
+  rows_free(&rows);
+  return rc;
 }

@@ -356,7 +356,7 @@ static void test_custom_aggregate(void **state) {
                  "es: rejected (zero): adding 0 changes nothing");
   /* A getter's complaint becomes the invalid_payload message. */
   sdb_exec_fails(f->db, "SELECT es_submit('counter', 'c1', 'Add', '{\"by\":1.5}')", SQLITE_MISMATCH,
-                 "es: invalid_payload: payload field 'by' must be an integer, got number");
+                 "es: invalid_payload: payload field 'by' must be an integer, got 1.5");
   sdb_exec_fails(f->db, "SELECT es_submit('counter', 'c1', 'Add')", SQLITE_MISMATCH,
                  "es: invalid_payload: payload field 'by' is missing");
   assert_true(u.decides >= 6);

@@ -399,7 +399,7 @@ static void test_event_appended_behind_its_back(void **state) {
   assert_int_equal(sdb_int(f->db, "SELECT es_protect()"), 1);
   char *before = sdb_dump(f->db);
   sdb_exec_fails(f->db, DEPOSIT_ACC1, SQLITE_CONSTRAINT_TRIGGER,
-                 "es: protected: es_events holds events that sqlite-es did not append (positions 2 to 2, after the last"
+                 "es: protected: es_events holds events that sqlite-es did not append (position 2, after the last"
                  " it gave, 1): they bypassed every aggregate's decision: restore the database from a backup (SELECT *"
                  " FROM es_integrity_check lists the damage)");
   sdb_dump_is(f->db, before);
@@ -422,18 +422,18 @@ static void test_every_guarded_table_checked(void **state) {
   static const struct {
     const char *trigger, *what;
   } guards[] = {
-      {"es_checkpoints_insert_guard", "the checkpoints of consumers"},
-      {"es_checkpoints_update_guard", "the checkpoints of consumers"},
-      {"es_checkpoints_delete_guard", "the checkpoints of consumers"},
-      {"es_checkpoints_columns", "the checkpoints of consumers"},
-      {"es_sql_aggregates_insert_guard", "the aggregate definitions"},
-      {"es_sql_aggregates_update_guard", "the aggregate definitions"},
-      {"es_sql_aggregates_delete_guard", "the aggregate definitions"},
-      {"es_sql_aggregates_columns", "the aggregate definitions"},
-      {"es_sql_handlers_insert_guard", "the aggregate definitions"},
-      {"es_sql_handlers_update_guard", "the aggregate definitions"},
-      {"es_sql_handlers_delete_guard", "the aggregate definitions"},
-      {"es_sql_handlers_columns", "the aggregate definitions"},
+      {"es_checkpoints_insert_guard", "es_checkpoints"},
+      {"es_checkpoints_update_guard", "es_checkpoints"},
+      {"es_checkpoints_delete_guard", "es_checkpoints"},
+      {"es_checkpoints_columns", "es_checkpoints"},
+      {"es_sql_aggregates_insert_guard", "es_sql_aggregates"},
+      {"es_sql_aggregates_update_guard", "es_sql_aggregates"},
+      {"es_sql_aggregates_delete_guard", "es_sql_aggregates"},
+      {"es_sql_aggregates_columns", "es_sql_aggregates"},
+      {"es_sql_handlers_insert_guard", "es_sql_handlers"},
+      {"es_sql_handlers_update_guard", "es_sql_handlers"},
+      {"es_sql_handlers_delete_guard", "es_sql_handlers"},
+      {"es_sql_handlers_columns", "es_sql_handlers"},
       {"es_views_insert_guard", "the list of read models"},
       {"es_views_update_guard", "the list of read models"},
       {"es_views_delete_guard", "the list of read models"},

@@ -456,7 +456,7 @@ static void test_extended_error_codes(void **state) {
       {"SELECT es_submit('account', 'acc-1', 'Deposit', '{\"amount\":1}', '{\"expected_version\":0}')",
        SQLITE_CONSTRAINT, "es: conflict: expected version 0 of account 'acc-1', actual 1"},
       {"SELECT es_submit('account', 'acc-1', 'Deposit', '{\"amount\":1.5}')", SQLITE_MISMATCH,
-       "es: invalid_payload: payload field 'amount' must be an integer, got number"},
+       "es: invalid_payload: payload field 'amount' must be an integer, got 1.5"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
     sqlite3_stmt *st = 0;

@@ -1,0 +1,63 @@
+/* integrity.c — the report of es_integrity_check (integrity.h). */
+#include <stdarg.h>
+#include <string.h>
+
+#include "integrity.h"
+#include "mem.h"
+
+const char *es_integrity_kind_name(es_integrity_kind k) {
+  switch (k) {
+#define ES_IC_NAME(kind, name, rule) \
+  case kind:                         \
+    return name;
+    ES_INTEGRITY_KINDS(ES_IC_NAME)
+#undef ES_IC_NAME
+  }
+  return "unknown";
+}
+
+const char *es_integrity_rule(es_integrity_kind k) {
+  switch (k) {
+#define ES_IC_RULE(kind, name, rule) \
+  case kind:                         \
+    return rule;
+    ES_INTEGRITY_KINDS(ES_IC_RULE)
+#undef ES_IC_RULE
+  }
+  return "unknown";
+}
+
+int es_integrity_add(es_integrity_report *r, es_integrity_kind kind, const char *object, const char *fmt, ...) {
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 16;
+    es_integrity_row *p = es_mem_realloc(r->rows, sizeof(*p) * cap);
+    if (!p) return !(r->nomem = 1);
+    r->rows = p;
+    r->cap = cap;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  char *problem = es_mem_vprintf(fmt, ap);
+  va_end(ap);
+  char *obj = object ? es_mem_strdup(object) : 0;
+  if (!problem || (object && !obj)) {
+    es_mem_free(problem);
+    es_mem_free(obj);
+    return !(r->nomem = 1);
+  }
+  r->rows[r->n++] = (es_integrity_row){.kind = kind, .object = obj, .problem = problem};
+  return 1;
+}
+
+int es_integrity_finish(es_integrity_report *r) {
+  return r->n > 0 || es_integrity_add(r, ES_IC_OK, 0, "%s", "ok");
+}
+
+void es_integrity_clear(es_integrity_report *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    es_mem_free(r->rows[i].object);
+    es_mem_free(r->rows[i].problem);
+  }
+  es_mem_free(r->rows);
+  memset(r, 0, sizeof(*r));
+}
