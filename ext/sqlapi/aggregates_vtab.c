@@ -1,6 +1,7 @@
 /*
 ** aggregates_vtab.c — es_aggregates: the aggregate types registered on this connection, with
-** their command and event types as JSON arrays. Read-only and eponymous.
+** their command and event types as JSON arrays. Read-only and eponymous. SQL aggregates are
+** loaded from the database first, so a new connection lists them before its first command.
 **
 ** It is also the connection's close hook. sqlite3_close() refuses to close while prepared
 ** statements exist, and function destructors run only after that check, but it disconnects
@@ -11,6 +12,7 @@
 #include "../domain/json.h"
 #include "../domain/mem.h"
 #include "conn.h"
+#include "errors.h"
 #include "vtabs.h"
 
 typedef struct agg_vtab {
@@ -69,9 +71,18 @@ static int agg_best_index(sqlite3_vtab *p, sqlite3_index_info *info) {
 }
 
 static int agg_filter(sqlite3_vtab_cursor *c, int idx, const char *idxs, int argc, sqlite3_value **argv) {
+  agg_vtab *v = (agg_vtab *)c->pVtab;
+  es_error err = {0};
   (void)idx, (void)idxs, (void)argc, (void)argv;
   ((agg_cursor *)c)->i = 0;
-  return SQLITE_OK;
+  /* Inside a running call (a decider reading es_aggregates) the definitions are already loaded,
+  ** and the registry must not change under it. */
+  if (v->conn->running) return SQLITE_OK;
+  if (es_conn_enter(v->conn, "es_aggregates", &err) == ES_OK) {
+    es_sql_aggregates_sync(v->conn, &err);
+    es_conn_leave(v->conn);
+  }
+  return err.status == ES_OK ? SQLITE_OK : es_vtab_error(c->pVtab, &err);
 }
 
 static int agg_next(sqlite3_vtab_cursor *c) {
