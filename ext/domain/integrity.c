@@ -5,26 +5,20 @@
 #include "integrity.h"
 #include "mem.h"
 
+static const struct {
+  const char *name, *rule;
+} kinds[] = {
+#define ES_IC_ITEM(kind, name, rule) [kind] = {name, rule},
+    ES_INTEGRITY_KINDS(ES_IC_ITEM)
+#undef ES_IC_ITEM
+};
+
 const char *es_integrity_kind_name(es_integrity_kind k) {
-  switch (k) {
-#define ES_IC_NAME(kind, name, rule) \
-  case kind:                         \
-    return name;
-    ES_INTEGRITY_KINDS(ES_IC_NAME)
-#undef ES_IC_NAME
-  }
-  return "unknown";
+  return (unsigned)k < sizeof(kinds) / sizeof(*kinds) ? kinds[k].name : "unknown";
 }
 
 const char *es_integrity_rule(es_integrity_kind k) {
-  switch (k) {
-#define ES_IC_RULE(kind, name, rule) \
-  case kind:                         \
-    return rule;
-    ES_INTEGRITY_KINDS(ES_IC_RULE)
-#undef ES_IC_RULE
-  }
-  return "unknown";
+  return (unsigned)k < sizeof(kinds) / sizeof(*kinds) ? kinds[k].rule : "unknown";
 }
 
 int es_integrity_add(es_integrity_report *r, es_integrity_kind kind, const char *object, const char *fmt, ...) {

@@ -199,13 +199,7 @@ static es_status upgrade(es_store *s, es_error *err) {
   int64_t end = 0;
   es_status rc = es_store_exec(s, sqlite3_mprintf("DROP TRIGGER IF EXISTS main.es_meta_no_update"),
                                "upgrading the sqlite-es storage", err);
-  for (int id = 0; rc == ES_OK && id < ES_TABLE_COUNT; id++)
-    if (es_table_exists(s, (es_table_id)id)) rc = es_guards_install(s, es_table((es_table_id)id)->name, err);
-  char **views = 0;
-  int n_views = 0;
-  if (rc == ES_OK) rc = es_views_names(s, &views, &n_views, err);
-  for (int i = 0; rc == ES_OK && i < n_views; i++) rc = es_guards_install_view(s, views[i], err);
-  es_table_columns_free(views, n_views);
+  if (rc == ES_OK) rc = es_guards_repair(s, 0, 0, err);
   if (rc == ES_OK) {
     int src = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(position), 0) FROM main.es_events", -1, &q, 0);
     if (src == SQLITE_OK && (src = step_row(q)) == SQLITE_OK) end = sqlite3_column_int64(q, 0);

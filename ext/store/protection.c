@@ -285,30 +285,11 @@ static int repair_one(void *arg, const es_guard *g, es_guard_state st, const cha
   return r->rc == ES_OK;
 }
 
-/* Guards are installed from what es_guards_check lists; for one table only, when named. */
-static es_status repair_guards(es_store *s, const char *table, int *created, es_error *err) {
+es_status es_guards_repair(es_store *s, const char *table, int *created, es_error *err) {
   repair r = {.s = s, .table = table, .rc = ES_OK, .err = err};
   es_status rc = es_guards_check(s, repair_one, &r, err);
   if (created) *created = r.created;
   return rc != ES_OK ? rc : r.rc;
-}
-
-es_status es_guards_install(es_store *s, const char *table, es_error *err) { return repair_guards(s, table, 0, err); }
-
-es_status es_guards_install_view(es_store *s, const char *table, es_error *err) {
-  es_guard *g = 0;
-  int n = 0;
-  trigger_list t;
-  es_status rc = guards_of(s, table, 0, &g, &n, err);
-  if (rc == ES_OK) rc = triggers_load(s, &t, err);
-  else memset(&t, 0, sizeof(t));
-  for (int i = 0; rc == ES_OK && i < n; i++) {
-    es_guard_state st = state_of(&t, &g[i], 0);
-    if (st != ES_GUARD_OK) rc = install(s, &g[i], st, err);
-  }
-  triggers_free(&t);
-  es_guards_free(g, n);
-  return rc;
 }
 
 es_status es_guards_drop_view(es_store *s, const char *table, es_error *err) {
@@ -325,7 +306,7 @@ es_status es_store_protect(es_store *s, int *created, es_error *err) {
   *created = 0;
   es_status rc = es_store_open(s, ES_OPEN_REPAIR, err); /* refuses a newer format or an incomplete storage */
   if (rc != ES_OK || !s->exists) return rc; /* nothing to protect yet */
-  rc = repair_guards(s, 0, created, err);
+  rc = es_guards_repair(s, 0, created, err);
   s->schema_cookie = -1;
   return rc;
 }

@@ -202,7 +202,7 @@ es_status es_table_create(es_store *s, es_table_id id, es_error *err) {
   const char *rest = t->sql + strlen("CREATE TABLE ");
   es_status rc = es_store_exec(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s;%s", rest, t->extra ? t->extra : ""),
                                "creating the sqlite-es storage", err);
-  if (rc == ES_OK) rc = es_guards_install(s, t->name, err);
+  if (rc == ES_OK) rc = es_guards_repair(s, t->name, 0, err);
   return rc;
 }
 

@@ -106,10 +106,10 @@ void es_guards_free(es_guard *g, int n);
 es_status es_guards_check(es_store *s, es_guard_fn fn, void *arg, es_error *err);
 /* "trigger … is missing / was changed, so … is not protected; restore it with SELECT es_protect()" */
 char *es_guard_problem(const es_guard *g, es_guard_state st);
-/* Install the guards of one table of ours (replacing wrong ones). */
-es_status es_guards_install(es_store *s, const char *table, es_error *err);
-/* The same for a read model's table, and forgetting them when the view is dropped. */
-es_status es_guards_install_view(es_store *s, const char *table, es_error *err);
+/* Create the guards that are missing and replace those that were changed, of one table (a table of
+** ours, or a read model's listed in es_views) or of all when table is NULL; *created counts them. */
+es_status es_guards_repair(es_store *s, const char *table, int *created, es_error *err);
+/* Forget a read model's guards (es_drop_view). */
 es_status es_guards_drop_view(es_store *s, const char *table, es_error *err);
 /* Step st, which writes exactly one row of table, with its guard armed for that row. */
 es_status es_store_guarded_write(es_store *s, sqlite3_stmt *st, const char *table, const char *doing, es_error *err);

@@ -373,9 +373,9 @@ static es_status attach_c(es_store *s, const es_view *v, es_error *err) {
               sqlite3_mprintf("CREATE INDEX IF NOT EXISTS main.\"%w_es_index_%d\" ON \"%w\"(%s)", v->def.name, i + 1,
                               v->def.name, v->def.indexes[i]),
               "creating a view's index", err);
-  if (rc == ES_OK) rc = es_guards_install_view(s, v->def.name, err);
-  if (rc == ES_OK) rc = clear_table(s, v->def.name, err);
   if (rc == ES_OK) rc = insert_row(s, v->def.name, 0, err);
+  if (rc == ES_OK) rc = es_guards_repair(s, v->def.name, 0, err);
+  if (rc == ES_OK) rc = clear_table(s, v->def.name, err);
   if (rc != ES_OK && rc != ES_NOMEM) es_error_prefix(err, "view '%s': ", v->def.name);
   return rc;
 }
@@ -511,8 +511,8 @@ es_status es_views_define_sql(es_store *s, const es_registry *reg, const char *n
   if (rc == ES_OK && !s->exists) rc = es_store_create(s, err); /* a definition creates the storage */
   if (rc == ES_OK) rc = check_feed_compiles(s, name, feed, err);
   if (rc == ES_OK) rc = es_table_ensure(s, ES_TABLE_VIEWS, err);
-  if (rc == ES_OK) rc = es_guards_install_view(s, name, err);
   if (rc == ES_OK) rc = insert_row(s, name, feed, err);
+  if (rc == ES_OK) rc = es_guards_repair(s, name, 0, err);
   if (rc == ES_OK) {
     view_row r = {.name = (char *)name, .is_sql = 1, .feed = (char *)feed};
     rc = build(s, reg, &r, applied, err);
