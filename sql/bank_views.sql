@@ -18,7 +18,7 @@ CREATE TABLE account_balances(
 
 CREATE VIEW account_balances_feed AS
   SELECT position, aggregate_id AS account_id, version, type,
-         data ->> 'owner' AS owner, data ->> 'amount' AS amount
+         json_extract(data, '$.owner') AS owner, json_extract(data, '$.amount') AS amount
   FROM es_events WHERE aggregate_type = 'account';
 
 CREATE TRIGGER account_balances_on_opened INSTEAD OF INSERT ON account_balances_feed
@@ -61,7 +61,7 @@ CREATE TABLE account_history(
 CREATE INDEX account_history_by_account ON account_history(account_id, position);
 
 CREATE VIEW account_history_feed AS
-  SELECT position, aggregate_id AS account_id, type, data ->> 'amount' AS amount
+  SELECT position, aggregate_id AS account_id, type, json_extract(data, '$.amount') AS amount
   FROM es_events WHERE aggregate_type = 'account';
 
 CREATE TRIGGER account_history_on_event INSTEAD OF INSERT ON account_history_feed BEGIN
