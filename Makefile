@@ -20,7 +20,11 @@ EXT_HDR = $(wildcard ext/*.h ext/*/*.h)
         sql-valgrind lang-tests \
         concurrency check-domain check-deps fuzz clean
 
-all: dist/es.so dist/bank.so dist/bank_views.so dist/libsqlite_es.a
+all: dist/es.so dist/bank.so dist/bank_views.so dist/libsqlite_es.a sql/bank.sql
+
+# The SQL bank in one file (`.read` it from any directory), from its two hand-written parts.
+sql/bank.sql: sql/bank_aggregate.sql sql/bank_views.sql scripts/bank_sql.sh
+	sh scripts/bank_sql.sh >$@.tmp && mv $@.tmp $@
 
 # ---- the extension ----
 
