@@ -147,15 +147,35 @@ static es_status render_events(es_emitter *em, es_state *st, es_new_event *out, 
   return ES_OK;
 }
 
+/* The aggregate's state: the cached one when its version is not ahead of the stream's (then only
+** the events after it are folded), else folded from the whole stream. */
+static es_status load_state(es_state *st, const es_agg *agg, const es_event_store *store, es_state_cache *cache,
+                            const char *aggregate_id, es_error *err) {
+  if (cache && es_state_cache_take(cache, agg, aggregate_id, st)) {
+    int64_t version = 0;
+    es_status rc = store->stream_version(store->self, agg->def.name, aggregate_id, &version, err);
+    if (rc == ES_OK && version >= st->version) return es_state_catch_up(st, store, err);
+    es_state_free(st); /* ahead of the stream: folded from events a rollback took away */
+    memset(st, 0, sizeof(*st));
+    if (rc != ES_OK) return rc;
+  }
+  return es_state_load(st, agg, store, aggregate_id, err);
+}
+
 es_status es_command_run(const es_registry *reg, const es_event_store *store, const es_command_request *req,
                          es_command_result *res, es_error *err) {
+  return es_command_run_cached(reg, store, 0, req, res, err);
+}
+
+es_status es_command_run_cached(const es_registry *reg, const es_event_store *store, es_state_cache *cache,
+                                const es_command_request *req, es_command_result *res, es_error *err) {
   es_json_doc *payload = 0;
   es_options opts;
   es_state st = {0};
   es_emitter em;
   es_new_event *news = 0;
   char *complaint = 0;
-  int found = 0;
+  int found = 0, loaded = 0, evolved = 0;
   es_status rc;
   memset(res, 0, sizeof(*res));
   memset(&opts, 0, sizeof(opts));
@@ -169,7 +189,8 @@ es_status es_command_run(const es_registry *reg, const es_event_store *store, co
     rc = check_duplicate(store, req, opts.command_id, res, &found, err);
     if (rc != ES_OK || found) goto done;
   }
-  if ((rc = es_state_load(&st, agg, store, req->aggregate_id, err)) != ES_OK) goto done;
+  if ((rc = load_state(&st, agg, store, cache, req->aggregate_id, err)) != ES_OK) goto done;
+  loaded = 1; /* a whole state: an evolve that failed half-way never gets here */
   if ((rc = check_expected(&opts, &st, err)) != ES_OK) goto done;
 
   es_command cmd = {.base = {&es_domain_ops}, .type = handler->command_type, .aggregate_id = req->aggregate_id};
@@ -185,6 +206,7 @@ es_status es_command_run(const es_registry *reg, const es_event_store *store, co
     goto done;
   }
   if (news) memset(news, 0, em.n * sizeof(*news));
+  evolved = 1; /* from here the state holds the new events: cached only if they are appended */
   if ((rc = render_events(&em, &st, news, err)) != ES_OK) goto done;
 
   es_append_request ar = {.aggregate_type = agg->def.name,
@@ -204,6 +226,8 @@ done:
   for (size_t i = 0; news && i < em.n; i++) es_mem_free((char *)news[i].data);
   es_mem_free(news);
   es_emitter_clear(&em);
+  if (cache && st.data && rc == ES_OK) es_state_cache_stage(cache, &st); /* cached if the caller commits */
+  else if (cache && loaded && !evolved) es_state_cache_put(cache, &st); /* decide changes no state */
   es_state_free(&st);
   es_options_clear(&opts);
   es_json_free(payload);

@@ -11,6 +11,7 @@
 
 #include "../ports/event_store.h"
 #include "registry.h"
+#include "state_cache.h"
 
 #define ES_MAX_ID_BYTES 1000                 /* aggregate types, ids, command types */
 #define ES_DEFAULT_MAX_PAYLOAD_BYTES 1048576 /* payload and metadata */
@@ -40,6 +41,10 @@ es_status es_command_check(const es_registry *reg, const es_command_request *req
 /* Decide and append one command. On failure nothing must be kept: the caller rolls back. */
 es_status es_command_run(const es_registry *reg, const es_event_store *store,
                          const es_command_request *req, es_command_result *res, es_error *err);
+/* The same with a state cache (NULL: none): the state comes from it when it can, and the state the
+** command leaves is staged in it; the caller commits or aborts the cache with its unit of work. */
+es_status es_command_run_cached(const es_registry *reg, const es_event_store *store, es_state_cache *cache,
+                                const es_command_request *req, es_command_result *res, es_error *err);
 
 /* The current state of an aggregate as JSON, and its version. */
 es_status es_aggregate_state_json(const es_registry *reg, const es_event_store *store,

@@ -75,6 +75,13 @@ static es_status given_read_stream(void *self, const char *aggregate_type, const
   return ES_OK;
 }
 
+static es_status given_stream_version(void *self, const char *aggregate_type, const char *aggregate_id,
+                                      int64_t *version, es_error *err) {
+  (void)aggregate_type, (void)aggregate_id, (void)err;
+  *version = (int64_t)((es_given_store *)self)->n;
+  return ES_OK;
+}
+
 static es_status given_find_command(void *self, const char *command_id, es_command_record *out, int *found,
                                     es_error *err) {
   (void)self, (void)command_id, (void)out, (void)err;
@@ -91,7 +98,10 @@ static es_status given_append(void *self, const es_append_request *req, es_appen
 }
 
 es_event_store es_given_store_port(es_given_store *g) {
-  es_event_store p = {.self = g, .read_stream = given_read_stream, .find_command = given_find_command,
+  es_event_store p = {.self = g,
+                      .read_stream = given_read_stream,
+                      .stream_version = given_stream_version,
+                      .find_command = given_find_command,
                       .append = given_append};
   return p;
 }

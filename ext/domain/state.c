@@ -86,12 +86,14 @@ static es_status apply_stored(void *arg, const es_stored_event *ev, es_error *er
   return es_state_apply(arg, ev->type, ev->version, ev->position, ev->data, ev->data_len, err);
 }
 
+es_status es_state_catch_up(es_state *st, const es_event_store *store, es_error *err) {
+  return store->read_stream(store->self, st->agg->def.name, st->aggregate_id, st->version, apply_stored, st, err);
+}
+
 es_status es_state_load(es_state *st, const es_agg *agg, const es_event_store *store,
                         const char *aggregate_id, es_error *err) {
   es_status rc = es_state_init(st, agg, aggregate_id, err);
-  if (rc == ES_OK)
-    rc = store->read_stream(store->self, agg->def.name, aggregate_id, st->version, apply_stored, st, err);
-  return rc;
+  return rc == ES_OK ? es_state_catch_up(st, store, err) : rc;
 }
 
 es_status es_state_to_json(const es_state *st, char **json, es_error *err) {

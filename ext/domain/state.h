@@ -1,7 +1,7 @@
 /*
 ** state.h — an aggregate's state: made from its initial state by evolving its events in order.
-** This is where snapshots and a state cache will slot in: es_state_load is the one place that
-** turns a stream into a state.
+** A state is made by es_state_load, or comes from the state cache (state_cache.h) and catches up
+** with es_state_catch_up; snapshots will slot in beside them.
 */
 #ifndef ES_DOMAIN_STATE_H
 #define ES_DOMAIN_STATE_H
@@ -18,6 +18,8 @@ typedef struct es_state {
 
 /* The initial state (version 0). */
 es_status es_state_init(es_state *st, const es_agg *agg, const char *aggregate_id, es_error *err);
+/* Evolve the stream's stored events after st->version. */
+es_status es_state_catch_up(es_state *st, const es_event_store *store, es_error *err);
 /* Initial state, then every stored event of the stream. */
 es_status es_state_load(es_state *st, const es_agg *agg, const es_event_store *store,
                         const char *aggregate_id, es_error *err);

@@ -4,8 +4,8 @@
 ** an es_status and, on failure, fills err (kind, message, native code).
 **
 ** The caller (ext/sqlapi/) opens the unit of work before the domain runs and commits or rolls
-** it back after, so the port holds no transaction policy. Snapshots and a state cache will get
-** ports of their own beside this one; the domain's state loader is where they slot in.
+** it back after, so the port holds no transaction policy. The state cache lives in the domain
+** (state_cache.h); snapshots will get a port of their own beside this one.
 */
 #ifndef ES_PORTS_EVENT_STORE_H
 #define ES_PORTS_EVENT_STORE_H
@@ -64,6 +64,9 @@ typedef struct es_event_store {
   /* Events of one stream with version > after_version, in version order. */
   es_status (*read_stream)(void *self, const char *aggregate_type, const char *aggregate_id,
                            int64_t after_version, es_stored_event_fn fn, void *arg, es_error *err);
+  /* The stream's version: its highest, 0 when it has no events (a cached state is checked against it). */
+  es_status (*stream_version)(void *self, const char *aggregate_type, const char *aggregate_id, int64_t *version,
+                              es_error *err);
   /* *found = 0 when no command with that id succeeded. */
   es_status (*find_command)(void *self, const char *command_id, es_command_record *out, int *found,
                             es_error *err);

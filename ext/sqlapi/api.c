@@ -14,6 +14,7 @@ static es_status api_register_aggregate(es_api *api, const es_aggregate_type *ty
     rc = es_error_set(&err, ES_MISUSE, "aggregate types cannot be registered from inside a command");
     if (xDestroy) xDestroy(user);
   } else {
+    es_conn_registry_changing(impl->conn);
     rc = es_registry_add(impl->conn->registry, type, user, xDestroy, &err);
   }
   es_mem_free(impl->errmsg);

@@ -12,10 +12,11 @@ es_conn *es_conn_new(sqlite3 *db) {
   c->refs = 1;
   c->max_payload_bytes = ES_DEFAULT_MAX_PAYLOAD_BYTES;
   c->registry = es_registry_new();
+  c->cache = es_state_cache_new(ES_DEFAULT_STATE_CACHE_ENTRIES);
   c->store = es_store_new(db);
   es_txn_policy_init(&c->txn, db);
   es_api_init(c);
-  if (!c->registry || !c->store) {
+  if (!c->registry || !c->cache || !c->store) {
     es_conn_unref(c);
     return 0;
   }
@@ -33,6 +34,7 @@ void es_conn_unref(void *p) {
   es_conn *c = p;
   if (!c || --c->refs > 0) return;
   if (c->store) es_conn_flush(c);
+  es_state_cache_free(c->cache); /* before the registry: states are freed by their types' xClear */
   es_registry_free(c->registry);
   es_store_free(c->store);
   es_api_clear(c);
@@ -52,6 +54,18 @@ es_status es_conn_enter(es_conn *c, const char *fname, es_error *err) {
 
 void es_conn_leave(es_conn *c) { c->running = 0; }
 
+void es_conn_registry_changing(es_conn *c) { es_state_cache_clear(c->cache); }
+
+/* Inside the unit of work (the lock is held): states cached under another data version may miss
+** what another connection or process wrote since, so they are forgotten. */
+static es_status validate_cache(es_conn *c, es_error *err) {
+  int64_t version = 0;
+  if (es_store_data_version(c->store, &version, err) != ES_OK) return err->status;
+  if (version != c->cache_data_version) es_state_cache_clear(c->cache);
+  c->cache_data_version = version;
+  return ES_OK;
+}
+
 es_status es_conn_atomic(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg, es_error *err) {
   if (es_conn_enter(c, fname, err)) return err->status;
   es_status rc = es_conn_atomic_entered(c, fname, guarded, work, arg, err);
@@ -67,8 +81,15 @@ es_status es_conn_atomic_entered(es_conn *c, const char *fname, int guarded, es_
   if (kind == ES_TXN_TOP) es_store_settle(c->store); /* no earlier transaction is still open */
   es_store_begin_call(c->store);
   es_status rc = es_store_open(c->store, guarded ? ES_OPEN_WRITE : ES_OPEN_REPAIR, err);
+  if (rc == ES_OK) rc = validate_cache(c, err);
   if (rc == ES_OK) rc = work(c, arg, err);
-  if (rc == ES_OK) return es_txn_commit(&c->txn, kind, err);
+  if (rc == ES_OK) { /* es_txn_commit rolls back itself when it fails */
+    rc = es_txn_commit(&c->txn, kind, err);
+    if (rc == ES_OK) es_state_cache_commit(c->cache);
+    else es_state_cache_abort(c->cache);
+    return rc;
+  }
+  es_state_cache_abort(c->cache);
   es_txn_rollback(&c->txn, kind, es_store_wrote(c->store));
   es_txn_explain_busy(kind, err);
   return rc;

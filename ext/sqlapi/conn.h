@@ -7,6 +7,7 @@
 #define ES_SQLAPI_CONN_H
 
 #include "../domain/registry.h"
+#include "../domain/state_cache.h"
 #include "../store/store.h"
 #include "txn_policy.h"
 
@@ -34,6 +35,8 @@ struct es_conn {
   sqlite3 *db;
   int refs;
   es_registry *registry;
+  es_state_cache *cache;             /* aggregate states between commands (domain/state_cache.h) */
+  int64_t cache_data_version;        /* the data version the cached states were made under */
   es_store *store;
   es_txn_policy txn;
   es_api_impl api;
@@ -74,6 +77,9 @@ typedef es_status (*es_work_fn)(es_conn *c, void *arg, es_error *err);
 es_status es_conn_atomic(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg, es_error *err);
 es_status es_conn_atomic_entered(es_conn *c, const char *fname, int guarded, es_work_fn work, void *arg,
                                  es_error *err);
+/* Forget the cached states before the registry changes: they belong to its aggregate types. */
+void es_conn_registry_changing(es_conn *c);
+
 /* Load the SQL aggregate definitions into the registry when they changed (sql_aggregates.c). */
 es_status es_sql_aggregates_sync(es_conn *c, es_error *err);
 void es_sql_clear_outcome(es_conn *c);

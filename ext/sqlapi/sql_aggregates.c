@@ -330,6 +330,7 @@ es_status es_sql_aggregates_sync(es_conn *c, es_error *err) {
       c->store, sqlite3_mprintf("SELECT name, initial_state, events FROM main.es_sql_aggregates ORDER BY name"), err);
   if (!q) return err->status;
   es_status rc = ES_OK;
+  es_conn_registry_changing(c); /* every SQL type is registered anew: states folded by the old ones go */
   while (rc == ES_OK && sqlite3_step(q) == SQLITE_ROW) {
     char *name = es_mem_strdup((const char *)sqlite3_column_text(q, 0));
     char *initial = es_mem_strdup((const char *)sqlite3_column_text(q, 1));

@@ -17,6 +17,7 @@
 
 static const char *const stmt_sql[ES_STMT_COUNT] = {
     [ES_STMT_SCHEMA_VERSION] = "PRAGMA main.schema_version",
+    [ES_STMT_DATA_VERSION] = "PRAGMA main.data_version",
     [ES_STMT_READ_STREAM] = "SELECT position, version, type, data FROM main.es_events"
                             " WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND version > ?3 ORDER BY version",
     [ES_STMT_STREAM_VERSION] = "SELECT max(version) FROM main.es_events WHERE aggregate_type = ?1 AND aggregate_id = ?2",
@@ -237,6 +238,15 @@ es_status es_store_open(es_store *s, es_open_mode mode, es_error *err) {
   return ES_OK;
 }
 
+es_status es_store_data_version(es_store *s, int64_t *version, es_error *err) {
+  sqlite3_stmt *st = es_store_stmt(s, ES_STMT_DATA_VERSION, err);
+  if (!st) return err->status;
+  int src = step_row(st);
+  *version = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return src == SQLITE_OK ? ES_OK : es_store_error(s->db, src, "reading the data version", err);
+}
+
 int es_store_exists(const es_store *s) { return s->exists; }
 const char *es_store_damage(const es_store *s) { return s->exists ? s->damage : 0; }
 
@@ -444,7 +454,16 @@ static es_status port_append(void *self, const es_append_request *req, es_append
   return rc;
 }
 
+static es_status port_stream_version(void *self, const char *aggregate_type, const char *aggregate_id,
+                                     int64_t *version, es_error *err) {
+  return es_store_stream_version(self, aggregate_type, aggregate_id, version, err);
+}
+
 es_event_store es_store_port(es_store *s) {
-  es_event_store p = {.self = s, .read_stream = port_read_stream, .find_command = port_find_command, .append = port_append};
+  es_event_store p = {.self = s,
+                      .read_stream = port_read_stream,
+                      .stream_version = port_stream_version,
+                      .find_command = port_find_command,
+                      .append = port_append};
   return p;
 }

@@ -30,6 +30,8 @@ void es_store_flush(es_store *s);
 typedef enum es_open_mode { ES_OPEN_READ, ES_OPEN_WRITE, ES_OPEN_REPAIR } es_open_mode;
 es_status es_store_open(es_store *s, es_open_mode mode, es_error *err);
 int es_store_exists(const es_store *s); /* as of the last es_store_open */
+/* PRAGMA data_version: changes when another connection (or process) commits to the database. */
+es_status es_store_data_version(es_store *s, int64_t *version, es_error *err);
 /* Why the storage may not be written, as of the last es_store_open (NULL: it may). */
 const char *es_store_damage(const es_store *s);
 /* No transaction is open: storage created by an earlier one is now committed or gone. */

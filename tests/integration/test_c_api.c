@@ -328,11 +328,18 @@ static void test_custom_aggregate(void **state) {
   assert_string_equal(u.trace, "Added@1 ");
   u.trace[0] = 0;
   assert_int_equal(sdb_int(f->db, "SELECT es_submit('counter', 'c1', 'Add', '{\"by\":7}')"), 2);
-  assert_string_equal(u.trace, "Added@1 Added@2 "); /* rebuilt from its stream, then the new event */
+  assert_string_equal(u.trace, "Added@2 "); /* the state after version 1 was cached: only the new event */
   u.trace[0] = 0;
   sdb_text_is(f->db, "SELECT es_try_submit('counter', 'c1', 'AddTwice', '{\"by\":1e1}')",
               "{\"ok\":true,\"version\":4,\"position\":4,\"events\":2}");
+  assert_string_equal(u.trace, "Added@3 Added@4 ");
+  /* Without the cache, every command folds its whole stream again. */
+  assert_int_equal(sdb_int(f->db, "SELECT es_config('state_cache', 0)"), 0);
+  assert_int_equal(u.inits, u.clears); /* the cached states were cleared on the way out */
+  u.trace[0] = 0;
+  sdb_text_is(f->db, "SELECT es_try_submit('counter', 'c1', 'Nothing')", "{\"ok\":true,\"version\":4,\"position\":null,\"events\":0}");
   assert_string_equal(u.trace, "Added@1 Added@2 Added@3 Added@4 ");
+  assert_int_equal(sdb_int(f->db, "SELECT es_config('state_cache', 10000)"), 10000);
   /* Another aggregate of the same type interleaves; positions go on across both. */
   assert_int_equal(sdb_int(f->db, "SELECT es_submit('counter', 'c2', 'Add', '{\"by\":-3}')"), 1);
   sdb_rows_are(f->db, COUNTER_LOG,
@@ -361,6 +368,7 @@ static void test_custom_aggregate(void **state) {
                  "es: invalid_payload: payload field 'by' is missing");
   assert_true(u.decides >= 6);
   assert_int_equal(u.destroyed, 0);
+  assert_int_equal(sdb_int(f->db, "SELECT es_config('state_cache', 0)"), 0); /* cached states cleared */
   assert_int_equal(u.inits, u.clears); /* every state's memory was released */
 }
 
@@ -388,6 +396,7 @@ static void test_accessors_and_builder(void **state) {
                  SQLITE_MISMATCH, "es: invalid_payload: payload field 'extra' is missing");
   sdb_exec_fails(f->db, "SELECT es_submit('counter', 'n-1', 'Note', '{\"text\":null}')", SQLITE_MISMATCH,
                  "es: invalid_payload: payload field 'text' must be a string, got null");
+  assert_int_equal(sdb_int(f->db, "SELECT es_config('state_cache', 0)"), 0); /* cached states cleared */
   assert_int_equal(u.inits, u.clears);
 }
 
@@ -438,6 +447,7 @@ static void test_callback_failures_write_nothing(void **state) {
   sdb_dump_is(f->db, before);
   /* The connection is fine afterwards. */
   assert_int_equal(sdb_int(f->db, "SELECT es_submit('counter', 'c1', 'Add', '{\"by\":1}')"), 2);
+  assert_int_equal(sdb_int(f->db, "SELECT es_config('state_cache', 0)"), 0); /* cached states cleared */
   assert_int_equal(u.inits, u.clears);
   free(before);
 }

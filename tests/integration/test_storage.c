@@ -515,7 +515,7 @@ static void test_defensive_on_at_load(void **state) {
   sdb_exec_fails(f->db, "SELECT es_config('defensive', 'off')", SQLITE_ERROR,
                  "es: invalid_argument: es_config value must be an integer, got text");
   sdb_exec_fails(f->db, "SELECT es_config('nope')", SQLITE_ERROR,
-                 "es: invalid_argument: unknown setting 'nope' (known: defensive, max_payload_bytes)");
+                 "es: invalid_argument: unknown setting 'nope' (known: defensive, max_payload_bytes, state_cache)");
   assert_int_equal(defensive(f->db), 1);
 }
 

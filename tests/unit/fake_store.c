@@ -116,6 +116,17 @@ static es_status fk_read_stream(void *self, const char *aggregate_type, const ch
   return rc;
 }
 
+static es_status fk_stream_version(void *self, const char *aggregate_type, const char *aggregate_id, int64_t *version,
+                                   es_error *err) {
+  fake_store *fs = self;
+  fs->calls[FAKE_STREAM_VERSION]++;
+  *version = 0;
+  es_status rc = fs->fail[FAKE_STREAM_VERSION].status != ES_OK ? injected(fs, FAKE_STREAM_VERSION, err) : ES_OK;
+  if (rc == ES_OK) *version = fake_store_stream_version(fs, aggregate_type, aggregate_id);
+  fs->last_status[FAKE_STREAM_VERSION] = rc;
+  return rc;
+}
+
 static es_status fk_find_command(void *self, const char *command_id, es_command_record *out, int *found,
                                  es_error *err) {
   fake_store *fs = self;
@@ -266,6 +277,7 @@ fake_store *fake_store_new(void) {
   memset(fs, 0, sizeof(*fs));
   fs->port.self = fs;
   fs->port.read_stream = fk_read_stream;
+  fs->port.stream_version = fk_stream_version;
   fs->port.find_command = fk_find_command;
   fs->port.append = fk_append;
   return fs;

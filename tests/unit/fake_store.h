@@ -15,7 +15,7 @@
 
 #include "../../ext/ports/event_store.h"
 
-typedef enum fake_op { FAKE_READ_STREAM, FAKE_FIND_COMMAND, FAKE_APPEND, FAKE_N_OPS } fake_op;
+typedef enum fake_op { FAKE_READ_STREAM, FAKE_FIND_COMMAND, FAKE_APPEND, FAKE_STREAM_VERSION, FAKE_N_OPS } fake_op;
 
 /* One event of the log. */
 typedef struct fake_event {
