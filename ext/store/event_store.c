@@ -77,6 +77,25 @@ es_status es_store_error(sqlite3 *db, int rc, const char *doing, es_error *err) 
   return err->status;
 }
 
+/* Run a statement that returns no rows (or whose rows are not needed) to completion. */
+es_status es_store_run(es_store *s, sqlite3_stmt *st, const char *doing, es_error *err) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  es_status out = rc == SQLITE_DONE ? ES_OK : es_store_error(s->db, rc, doing, err);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return out;
+}
+
+es_status es_store_exec(es_store *s, char *sql, const char *doing, es_error *err) {
+  if (!sql) return es_error_set(err, ES_NOMEM, 0);
+  s->wrote = 1;
+  int rc = sqlite3_exec(s->db, sql, 0, 0, 0);
+  sqlite3_free(sql);
+  return rc == SQLITE_OK ? ES_OK : es_store_error(s->db, rc, doing, err);
+}
+
 sqlite3_stmt *es_store_stmt(es_store *s, es_stmt_id id, es_error *err) {
   if (!s->stmts[id]) {
     int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], 0);

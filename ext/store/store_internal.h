@@ -41,6 +41,9 @@ struct es_store {
 void es_store_arm_table(es_store *s, const char *table);
 /* Finalize every statement of the cache (stmt_cache.c). */
 void es_store_flush_cache(es_store *s);
+/* Step a statement that returns no rows (or whose rows are not needed) to completion, then reset
+** it and clear its bindings; doing names the step in errors. */
+es_status es_store_run(es_store *s, sqlite3_stmt *st, const char *doing, es_error *err);
 /* A cached statement, prepared on first use; NULL with err set on failure. */
 sqlite3_stmt *es_store_stmt(es_store *s, es_stmt_id id, es_error *err);
 
