@@ -121,6 +121,23 @@ concurrency: all
 	@$(PYTHON) tests/stress/concurrent_submit.py
 	@$(PYTHON) tests/stress/consumer_kill9.py
 
+# ---- the benchmark (issue 10; never part of `make test`) ----
+# `make bench` builds the static variant and bench/, then runs W1a, W1b, W2 and W3 against a
+# hand-written baseline (README, Performance). Sizes from the environment: BENCH_W1A, BENCH_W1B,
+# BENCH_W2, BENCH_W2_BLOCK, BENCH_W3, BENCH_ACCOUNTS, BENCH_ROUNDS; BENCH_FULL=1 for the issue's.
+
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_OPT = -O2
+build/bench/bench: $(BENCH_SRC) bench/bench.h dist/libsqlite_es.a examples/bank/bank.c examples/bank/bank_views.c $(EXT_HDR)
+	@mkdir -p build/bench
+	$(CC) $(CSTD) $(WARN) $(BENCH_OPT) -Iext -DSQLITE_CORE -DES_STATIC -DBENCH_CFLAGS='"$(BENCH_OPT)"' \
+	  -DBENCH_SQL_DIR='"$(CURDIR)/sql"' -o $@ $(BENCH_SRC) examples/bank/bank.c examples/bank/bank_views.c \
+	  dist/libsqlite_es.a -lsqlite3
+
+.PHONY: bench
+bench: build/bench/bench sql/bank.sql
+	@BENCH_COMMIT="$$(git describe --always --dirty 2>/dev/null || echo unknown)" build/bench/bench
+
 # The domain includes no SQLite header.
 check-domain:
 	@if grep -rlE '#include[[:space:]]*[<"]sqlite3(ext)?\.h' ext/domain; then \
