@@ -212,13 +212,16 @@ static es_status set_meta(es_store *s, const char *key, int64_t value, int updat
 /*
 ** Format 1 → 2, in the current write transaction: es_meta's UPDATE guard lets the append step
 ** through; every guard is written anew (they name every column now); the last position given is
-** the end of the log, the best that is known of it.
+** the end of the log, the best that is known of it; es_projections reads it.
 */
 static es_status upgrade(es_store *s, es_error *err) {
   sqlite3_stmt *q = 0;
   int64_t end = 0;
-  es_status rc = es_store_exec(s, sqlite3_mprintf("DROP TRIGGER IF EXISTS main.es_meta_no_update"),
+  es_status rc = es_store_exec(s, sqlite3_mprintf("DROP TRIGGER IF EXISTS main.es_meta_no_update;"
+                                                  "DROP VIEW IF EXISTS main.es_projections"),
                                "upgrading the sqlite-es storage", err);
+  if (rc == ES_OK && es_table_exists(s, ES_TABLE_VIEWS)) /* es_projections reads the last position given now */
+    rc = es_store_exec(s, sqlite3_mprintf("%s", es_table(ES_TABLE_VIEWS)->extra), "upgrading the sqlite-es storage", err);
   if (rc == ES_OK) rc = es_guards_repair(s, 0, 0, err);
   if (rc == ES_OK) {
     int src = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(position), 0) FROM main.es_events", -1, &q, 0);

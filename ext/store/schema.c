@@ -29,9 +29,13 @@ static const es_table_def tables[ES_TABLE_COUNT] = {
     [ES_TABLE_VIEWS] = {"es_views", "name kind feed position defined_at",
                         "CREATE TABLE es_views( name TEXT PRIMARY KEY NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('c',"
                         " 'sql')), feed TEXT, position INTEGER NOT NULL DEFAULT 0, defined_at TEXT NOT NULL) WITHOUT ROWID",
+                        /* every read model is at the last position given (each command brings them all
+                        ** there); lag counts events appended behind sqlite-es's back, which none has seen */
                         "CREATE VIEW IF NOT EXISTS main.es_projections(name, table_name, kind, position, lag) AS"
-                        " SELECT name, name, kind, position,"
-                        " (SELECT coalesce(max(position), 0) FROM main.es_events) - position FROM main.es_views;",
+                        " SELECT v.name, v.name, v.kind, h.last, h.end - h.last FROM main.es_views AS v,"
+                        " (SELECT coalesce(max(position), 0) AS end,"
+                        " coalesce((SELECT value FROM main.es_meta WHERE key = 'last_position'), max(position), 0) AS last"
+                        " FROM main.es_events) AS h;",
                         ES_GUARD_ARMED, "lists the read models", "define them with es_create_view()",
                         "forget one with es_drop_view()", "the list of read models"},
     [ES_TABLE_CHECKPOINTS] = {"es_checkpoints", "name aggregate_type group_member group_size position updated_at",

@@ -79,9 +79,13 @@ es_status es_consumer_ack(es_store *s, const char *name, int64_t position, es_er
 
 /* ---- read models (views.c) ---- */
 
-/* Bring every view to the end of the log: attach registered C views the database does not know
-** yet (creating and guarding their tables), then fold or feed each view's missing events. */
+/* Attach the registered C views the database does not know yet: create and guard their tables and
+** build them from the whole log. Every other view is always at the end of the log: each command
+** brings them all there (es_views_apply) in its own transaction. */
 es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err);
+/* After a command appended the events in (from, to]: attach new C views, then fold or feed those
+** events into every other view. */
+es_status es_views_apply(es_store *s, const es_registry *reg, int64_t from, int64_t to, es_error *err);
 /* Define (or redefine) a SQL view: table `name`, handlers = INSTEAD OF INSERT triggers on the view
 ** `feed`; checked, guarded and built from the whole log. *applied counts the events it fed. */
 es_status es_views_define_sql(es_store *s, const es_registry *reg, const char *name, const char *feed,

@@ -24,7 +24,8 @@ typedef struct view_row {
   char *name;
   int is_sql;
   char *feed;
-  int64_t position;
+  int64_t position; /* the position it was last built to (es_create_view, es_rebuild, registration) */
+  int fresh;        /* attached and built by the call in progress */
 } view_row;
 
 typedef struct view_rows {
@@ -191,47 +192,106 @@ static char *feed_insert_one_sql(const char *feed) {
   return sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM main.\"%w\" WHERE position = ?1", feed, feed);
 }
 
-/* The events a catch-up is about to feed, described before any handler runs: a handler's
-** RAISE(ROLLBACK) takes them out of the log, and the error must still name its event. */
-typedef struct event_note {
-  int64_t position, version;
+/*
+** The events a command appended, read once: every C view folds them from memory, and each is
+** described before any handler runs (a handler's RAISE(ROLLBACK) takes them out of the log, and
+** the error must still name its event).
+*/
+typedef struct loaded_event {
+  es_view_event ev; /* its texts point into buf */
+  char *buf;
   char *what; /* "'Type' (position P, type 'id' version V)" */
-} event_note;
+} loaded_event;
 
-typedef struct event_notes {
-  event_note notes[SMALL_RANGE];
+typedef struct event_batch {
+  loaded_event *items;
   int n;
-} event_notes;
+} event_batch;
 
-static void notes_clear(event_notes *en) {
-  for (int i = 0; i < en->n; i++) sqlite3_free(en->notes[i].what);
-  en->n = 0;
+static void batch_clear(event_batch *b) {
+  for (int i = 0; i < b->n; i++) sqlite3_free(b->items[i].buf), sqlite3_free(b->items[i].what);
+  sqlite3_free(b->items);
+  memset(b, 0, sizeof(*b));
 }
 
-static es_status notes_load(es_store *s, int64_t from, int64_t to, event_notes *en, es_error *err) {
-  sqlite3_stmt *q = es_store_cached(s, sqlite3_mprintf("SELECT position, type, aggregate_type, aggregate_id, version"
-                                              " FROM main.es_events WHERE position > ?1 AND position <= ?2"),
-                           err);
+/* Copy the texts of one row into one block; the event's fields point into it. */
+static es_status load_one(sqlite3_stmt *q, loaded_event *e) {
+  static const int cols[6] = {2, 3, 4, 5, 6, 7}; /* aggregate_type, aggregate_id, type, recorded_at, data, metadata */
+  size_t len[6], total = 0;
+  for (int i = 0; i < 6; i++) total += (len[i] = (size_t)sqlite3_column_bytes(q, cols[i])) + 1;
+  char *p = e->buf = sqlite3_malloc64(total);
+  if (!p) return ES_NOMEM;
+  const char *field[6];
+  for (int i = 0; i < 6; i++) {
+    const char *z = (const char *)sqlite3_column_text(q, cols[i]);
+    if (z) memcpy(p, z, len[i]);
+    p[len[i]] = 0;
+    field[i] = z ? p : 0;
+    p += len[i] + 1;
+  }
+  e->ev = (es_view_event){.position = sqlite3_column_int64(q, 0),
+                          .version = sqlite3_column_int64(q, 1),
+                          .aggregate_type = field[0],
+                          .aggregate_id = field[1],
+                          .type = field[2],
+                          .recorded_at = field[3],
+                          .data = field[4],
+                          .data_len = len[4],
+                          .metadata = field[5],
+                          .metadata_len = len[5]};
+  e->what = sqlite3_mprintf("'%s' (position %lld, %s '%s' version %lld)", field[2], (long long)e->ev.position, field[0],
+                            field[1], (long long)e->ev.version);
+  return e->what ? ES_OK : ES_NOMEM;
+}
+
+static es_status load_batch(es_store *s, int64_t from, int64_t to, event_batch *b, es_error *err) {
+  memset(b, 0, sizeof(*b));
+  sqlite3_stmt *q = es_store_cached(
+      s,
+      sqlite3_mprintf("SELECT position, version, aggregate_type, aggregate_id, type, recorded_at, data, metadata"
+                      " FROM main.es_events WHERE position > ?1 AND position <= ?2 ORDER BY position"),
+      err);
   if (!q) return err->status;
   sqlite3_bind_int64(q, 1, from);
   sqlite3_bind_int64(q, 2, to);
-  while (en->n < SMALL_RANGE && sqlite3_step(q) == SQLITE_ROW) {
-    event_note *n = &en->notes[en->n++];
-    n->position = sqlite3_column_int64(q, 0);
-    n->what = sqlite3_mprintf("'%s' (position %lld, %s '%s' version %lld)", sqlite3_column_text(q, 1),
-                              (long long)n->position, sqlite3_column_text(q, 2), sqlite3_column_text(q, 3),
-                              (long long)sqlite3_column_int64(q, 4));
+  es_status rc = ES_OK;
+  int src;
+  while (rc == ES_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+    loaded_event *p = sqlite3_realloc64(b->items, sizeof(*p) * (size_t)(b->n + 1));
+    if (!p) {
+      rc = es_error_set(err, ES_NOMEM, 0);
+      break;
+    }
+    b->items = p;
+    memset(&p[b->n], 0, sizeof(*p));
+    if (load_one(q, &p[b->n++]) != ES_OK) rc = es_error_set(err, ES_NOMEM, 0);
   }
+  if (rc == ES_OK && src != SQLITE_DONE) rc = es_store_error(s->db, src, "reading the events for the views", err);
   sqlite3_reset(q);
-  return ES_OK;
+  if (rc != ES_OK) batch_clear(b);
+  return rc;
+}
+
+/* C view: fold the command's events (read once for every view) of the types it handles. */
+static es_status apply_c_batch(es_store *s, const es_view *v, const event_batch *b, es_error *err) {
+  es_view_store port = es_store_view_port(s);
+  es_status rc = ES_OK;
+  es_store_arm_table(s, v->def.name);
+  for (int i = 0; rc == ES_OK && i < b->n; i++) {
+    if (!b->items[i].ev.type || !es_view_handles(v, b->items[i].ev.type)) continue;
+    s->wrote = 1;
+    rc = es_view_apply(v, &port, &b->items[i].ev, err);
+  }
+  es_store_arm_table(s, 0);
+  return rc;
 }
 
 /* Prefix err with the view and the event at position p (read from the log). */
 static void name_failed_event(es_store *s, const view_row *r, int64_t p, es_error *err) {
-  for (int i = 0; s->notes && i < ((event_notes *)s->notes)->n; i++) {
-    event_note *n = &((event_notes *)s->notes)->notes[i];
-    if (n->position == p && n->what) {
-      es_error_prefix(err, "view '%s' failed on event %s: ", r->name, n->what);
+  for (int i = 0; s->notes && i < ((event_batch *)s->notes)->n; i++) {
+    loaded_event *e = &((event_batch *)s->notes)->items[i];
+    if (e->ev.position == p && e->what) {
+      es_error_prefix(err, "view '%s' failed on event %s: ", r->name, e->what);
       return;
     }
   }
@@ -325,21 +385,21 @@ static es_status apply_sql(es_store *s, const view_row *r, int64_t from, int64_t
   return rc;
 }
 
-/* Bring one view from its position to `to`, and record that. */
-static es_status advance(es_store *s, const es_registry *reg, const view_row *r, int64_t to, int64_t *applied,
-                         es_error *err) {
-  es_status rc;
-  if (r->is_sql) {
-    rc = apply_sql(s, r, r->position, to, applied, err);
-  } else {
-    const es_view *v = es_registry_find_view(reg, r->name);
-    if (!v)
-      return es_error_set(err, ES_UNKNOWN_VIEW,
-                          "view '%s' is a C view that is not registered on this connection: load the extension that"
-                          " defines it, or forget it with SELECT es_drop_view('%s')",
-                          r->name, r->name);
-    rc = apply_c(s, v, r->position, to, applied, err);
-  }
+/* The registered C view of an es_views row, or unknown_view. */
+static es_status registered(const es_registry *reg, const view_row *r, const es_view **v, es_error *err) {
+  if ((*v = es_registry_find_view(reg, r->name))) return ES_OK;
+  return es_error_set(err, ES_UNKNOWN_VIEW,
+                      "view '%s' is a C view that is not registered on this connection: load the extension that"
+                      " defines it, or forget it with SELECT es_drop_view('%s')",
+                      r->name, r->name);
+}
+
+/* Fold the events in (from, to] into one view; a build records `to` as where it was built to. */
+static es_status fill(es_store *s, const es_registry *reg, const view_row *r, int64_t from, int64_t to,
+                      int64_t *applied, es_error *err) {
+  const es_view *v = 0;
+  es_status rc = r->is_sql ? apply_sql(s, r, from, to, applied, err)
+                           : registered(reg, r, &v, err) == ES_OK ? apply_c(s, v, from, to, applied, err) : err->status;
   return rc == ES_OK ? set_position(s, r->name, to, err) : rc;
 }
 
@@ -361,41 +421,68 @@ static es_status attach_c(es_store *s, const es_view *v, es_error *err) {
   return rc;
 }
 
-es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err) {
-  view_rows rows;
-  int64_t end = 0;
-  if (!s->exists) return ES_OK; /* no log yet: nothing to apply, nothing to attach to */
-  es_status rc = load_rows(s, &rows, err);
+/* Attach the registered C views the database does not know yet (each built from the whole log);
+** rows is es_views as it is then, with the attached ones marked fresh. */
+static es_status attach_new(es_store *s, const es_registry *reg, view_rows *rows, es_error *err) {
+  es_status rc = load_rows(s, rows, err);
+  char **fresh = 0;
+  int n_fresh = 0;
   for (size_t i = 0; rc == ES_OK && i < es_registry_view_count(reg); i++) {
     const es_view *v = es_registry_view_at(reg, i);
     int known = 0;
-    for (int j = 0; j < rows.n && rc == ES_OK; j++) {
-      if (sqlite3_stricmp(rows.rows[j].name, v->def.name) != 0) continue;
+    for (int j = 0; j < rows->n && rc == ES_OK; j++) {
+      if (sqlite3_stricmp(rows->rows[j].name, v->def.name) != 0) continue;
       known = 1;
-      if (rows.rows[j].is_sql)
+      if (rows->rows[j].is_sql)
         rc = es_error_set(err, ES_INVALID_ARGUMENT,
                           "view '%s' is defined in SQL in this database; forget it first with SELECT es_drop_view('%s')",
                           v->def.name, v->def.name);
     }
-    if (rc == ES_OK && !known) {
-      rc = attach_c(s, v, err);
-      if (rc == ES_OK) {
-        rows_free(&rows);
-        rc = load_rows(s, &rows, err);
-      }
-    }
+    if (rc != ES_OK || known) continue;
+    int64_t end = 0;
+    view_row r = {.name = (char *)v->def.name};
+    rc = attach_c(s, v, err);
+    if (rc == ES_OK) rc = max_position(s, &end, err);
+    if (rc == ES_OK) rc = fill(s, reg, &r, 0, end, 0, err);
+    char **p = rc == ES_OK ? sqlite3_realloc64(fresh, sizeof(*p) * (size_t)(n_fresh + 1)) : 0;
+    if (rc == ES_OK && !p) rc = es_error_set(err, ES_NOMEM, 0);
+    if (rc == ES_OK) (fresh = p)[n_fresh++] = (char *)v->def.name;
   }
-  if (rc == ES_OK && rows.n) rc = max_position(s, &end, err);
-  int64_t from = end;
-  for (int i = 0; i < rows.n; i++)
-    if (rows.rows[i].position < from) from = rows.rows[i].position;
-  event_notes notes = {.n = 0};
-  if (rc == ES_OK && from < end && end - from <= SMALL_RANGE && (rc = notes_load(s, from, end, &notes, err)) == ES_OK)
-    s->notes = &notes;
-  for (int i = 0; rc == ES_OK && i < rows.n; i++)
-    if (rows.rows[i].position < end) rc = advance(s, reg, &rows.rows[i], end, 0, err);
+  if (rc == ES_OK && n_fresh) {
+    rows_free(rows);
+    rc = load_rows(s, rows, err);
+  }
+  for (int j = 0; rc == ES_OK && j < rows->n; j++)
+    for (int k = 0; k < n_fresh; k++)
+      if (sqlite3_stricmp(rows->rows[j].name, fresh[k]) == 0) rows->rows[j].fresh = 1;
+  sqlite3_free(fresh);
+  return rc;
+}
+
+es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err) {
+  view_rows rows;
+  if (!s->exists) return ES_OK; /* no log yet: nothing to attach to */
+  es_status rc = attach_new(s, reg, &rows, err);
+  rows_free(&rows);
+  return rc;
+}
+
+es_status es_views_apply(es_store *s, const es_registry *reg, int64_t from, int64_t to, es_error *err) {
+  view_rows rows;
+  event_batch batch = {0};
+  es_status rc = attach_new(s, reg, &rows, err);
+  int small = to - from <= SMALL_RANGE;
+  if (rc == ES_OK && rows.n && small && (rc = load_batch(s, from, to, &batch, err)) == ES_OK) s->notes = &batch;
+  for (int i = 0; rc == ES_OK && i < rows.n; i++) {
+    const view_row *r = &rows.rows[i];
+    const es_view *v = 0;
+    if (r->fresh) continue; /* built from the whole log just now, these events included */
+    if (r->is_sql) rc = apply_sql(s, r, from, to, 0, err);
+    else if (registered(reg, r, &v, err) == ES_OK) rc = small ? apply_c_batch(s, v, &batch, err) : apply_c(s, v, from, to, 0, err);
+    else rc = err->status;
+  }
   s->notes = 0;
-  notes_clear(&notes);
+  batch_clear(&batch);
   rows_free(&rows);
   return rc;
 }
@@ -421,8 +508,7 @@ static es_status build(es_store *s, const es_registry *reg, view_row *r, int64_t
   int64_t end = 0;
   es_status rc = clear_table(s, r->name, err);
   if (rc == ES_OK) rc = max_position(s, &end, err);
-  r->position = 0;
-  if (rc == ES_OK) rc = advance(s, reg, r, end, applied, err);
+  if (rc == ES_OK) rc = fill(s, reg, r, 0, end, applied, err);
   return rc;
 }
 
@@ -612,8 +698,8 @@ static es_status rows_not_in(es_store *s, const char *table, char **cols, int n,
 }
 
 /* Fold the log up to the view's position into a TEMP copy of its table, and compare. */
-static es_status fold_and_compare(es_store *s, const es_registry *reg, const view_row *r, es_integrity_report *out,
-                                  es_error *err) {
+static es_status fold_and_compare(es_store *s, const es_registry *reg, const view_row *r, int64_t end,
+                                  es_integrity_report *out, es_error *err) {
   char **cols = 0;
   int n = 0;
   es_status rc = es_table_columns(s, r->name, &cols, &n, err);
@@ -631,7 +717,7 @@ static es_status fold_and_compare(es_store *s, const es_registry *reg, const vie
       else if (sqlite3_prepare_v2(s->db, fill, -1, &st, 0) != SQLITE_OK) rc = es_store_error(s->db, sqlite3_errcode(s->db), "folding a read model", err);
       else {
         sqlite3_bind_int64(st, 1, 0);
-        sqlite3_bind_int64(st, 2, r->position);
+        sqlite3_bind_int64(st, 2, end);
         int src = sqlite3_step(st);
         if (src != SQLITE_DONE) rc = es_store_error(s->db, src, "folding the log into a TEMP copy", err);
       }
@@ -643,7 +729,7 @@ static es_status fold_and_compare(es_store *s, const es_registry *reg, const vie
     sqlite3_free(rows);
   } else if (rc == ES_OK) {
     s->view_schema = "temp";
-    rc = apply_c(s, es_registry_find_view(reg, r->name), 0, r->position, 0, err);
+    rc = apply_c(s, es_registry_find_view(reg, r->name), 0, end, 0, err);
     s->view_schema = "main";
   }
   int64_t extra = 0, missing = 0;
@@ -652,10 +738,9 @@ static es_status fold_and_compare(es_store *s, const es_registry *reg, const vie
   if (rc == ES_OK) rc = rows_not_in(s, r->name, cols, n, "temp", "main", &missing, &missing_row, err);
   if (rc == ES_OK && (extra || missing))
     es_integrity_add(out, ES_IC_VIEW, r->name,
-                     "read model %s differs from a fold of the log up to position %lld: %lld row(s) of the table are"
-                     " not in the fold%s%s, %lld row(s) of the fold are not in the table%s%s; rebuild it with SELECT"
-                     " es_rebuild('%s')",
-                     r->name, (long long)r->position, (long long)extra, extra_row ? ", such as " : "",
+                     "read model %s differs from a fold of the log: %lld row(s) of the table are not in the fold%s%s,"
+                     " %lld row(s) of the fold are not in the table%s%s; rebuild it with SELECT es_rebuild('%s')",
+                     r->name, (long long)extra, extra_row ? ", such as " : "",
                      extra_row ? extra_row : "", (long long)missing, missing_row ? ", such as " : "",
                      missing_row ? missing_row : "", r->name);
   sqlite3_free(extra_row);
@@ -694,9 +779,6 @@ es_status es_views_integrity(es_store *s, const es_registry *reg, int quick, int
                        " es_drop_view('%s') or create its table and rebuild it", r->name, r->name, r->name);
       continue;
     }
-    if (r->position != end)
-      es_integrity_add(out, ES_IC_VIEW, r->name, "read model %s has seen the log up to position %lld, but the log ends"
-                       " at position %lld", r->name, (long long)r->position, (long long)end);
     char *problem = r->is_sql ? feed_problem(s, r) : 0;
     if (problem) {
       es_integrity_add(out, ES_IC_DEFINITION, r->name, "%s", problem);
@@ -717,7 +799,7 @@ es_status es_views_integrity(es_store *s, const es_registry *reg, int quick, int
       continue;
     }
     es_error fold_err = {0};
-    if (fold_and_compare(s, reg, r, out, &fold_err) != ES_OK) {
+    if (fold_and_compare(s, reg, r, end, out, &fold_err) != ES_OK) {
       if (fold_err.status == ES_NOMEM) rc = es_error_set(err, ES_NOMEM, 0);
       else es_integrity_add(out, ES_IC_NOT_CHECKED, r->name, "read model %s could not be folded into a TEMP copy: %s",
                             r->name, fold_err.message ? fold_err.message : es_status_name(fold_err.status));

@@ -45,7 +45,7 @@ DELETE FROM es_views;
 .print '-- nothing changed'
 SELECT account_id, balance, status FROM account_balances ORDER BY account_id;
 SELECT count(*) FROM account_history;
-SELECT name, position FROM es_views ORDER BY name;
+SELECT name, position, lag FROM es_projections ORDER BY name;
 EOF
 
 echo "== a view behind the log: an event appended with the log's guard dropped (no extension loaded)"
