@@ -297,23 +297,12 @@ static es_status register_definition(es_conn *c, const char *name, const char *i
   return rc;
 }
 
-static int table_exists(es_conn *c, const char *name) {
-  es_error err = {0};
-  sqlite3_stmt *q = es_store_cached(
-      c->store, sqlite3_mprintf("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?1"), &err);
-  es_error_clear(&err);
-  if (!q) return 0;
-  sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-  int found = sqlite3_step(q) == SQLITE_ROW;
-  sqlite3_reset(q);
-  return found;
-}
 
 /* Every definition change adds a row with generation 1 or bumps a generation, so the sum of the
 ** generations changes with every change of the definitions; 0 when there are none. */
 static es_status definitions_version(es_conn *c, sqlite3_int64 *v, es_error *err) {
   *v = 0;
-  if (!es_store_exists(c->store) || !table_exists(c, "es_sql_aggregates")) return ES_OK;
+  if (!es_store_exists(c->store) || !es_store_has_definitions(c->store)) return ES_OK;
   sqlite3_stmt *q =
       es_store_cached(c->store, sqlite3_mprintf("SELECT coalesce(sum(generation), 0) FROM main.es_sql_aggregates"), err);
   if (!q) return err->status;
@@ -325,7 +314,7 @@ static es_status definitions_version(es_conn *c, sqlite3_int64 *v, es_error *err
 es_status es_sql_aggregates_sync(es_conn *c, es_error *err) {
   sqlite3_int64 v;
   if (es_store_open(c->store, 0, err) != ES_OK || definitions_version(c, &v, err) != ES_OK) return err->status;
-  if (v == c->sql_definitions_seen || !table_exists(c, "es_sql_aggregates")) return ES_OK;
+  if (v == c->sql_definitions_seen || !es_store_has_definitions(c->store)) return ES_OK;
   sqlite3_stmt *q = es_store_cached(
       c->store, sqlite3_mprintf("SELECT name, initial_state, events FROM main.es_sql_aggregates ORDER BY name"), err);
   if (!q) return err->status;
@@ -468,7 +457,7 @@ typedef struct def_args {
 /* The stored events JSON array of an aggregate, or unknown_aggregate. */
 static es_status stored_events(es_conn *c, const char *aggregate, char **events, es_error *err) {
   *events = 0;
-  if (!table_exists(c, "es_sql_aggregates"))
+  if (!es_store_has_definitions(c->store))
     return es_error_set(err, ES_UNKNOWN_AGGREGATE, "no SQL aggregate type '%s': define it with es_create_aggregate",
                         aggregate);
   sqlite3_stmt *q =

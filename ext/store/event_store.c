@@ -48,6 +48,7 @@ void es_store_flush(es_store *s) {
     s->stmts[i] = 0;
   }
   es_store_flush_cache(s);
+  es_store_flush_views(s);
 }
 
 void es_store_free(es_store *s) {
@@ -169,6 +170,8 @@ static es_status verify_storage(es_store *s, es_error *err) {
     if (problem) set_damage(s, ES_STORAGE, problem);
     if (id <= ES_TABLE_META) log_tables += found[id];
   }
+  s->tables = 0;
+  for (int id = 0; id < ES_TABLE_COUNT; id++) s->tables |= (unsigned)found[id] << id;
   if (rc != ES_OK || log_tables == 0) return rc;
   if (log_tables != 3)
     return es_error_set(err, ES_STORAGE, "the sqlite-es storage in this database is incomplete (%d of its 3 tables)",
@@ -258,6 +261,16 @@ es_status es_store_open(es_store *s, es_open_mode mode, es_error *err) {
   }
   if (mode == ES_OPEN_WRITE && s->exists && s->damage) return es_error_set(err, s->damage_kind, "%s", s->damage);
   return ES_OK;
+}
+
+int es_store_schema_version(es_store *s) {
+  es_error ignored = {0};
+  sqlite3_stmt *st = es_store_stmt(s, ES_STMT_SCHEMA_VERSION, &ignored);
+  es_error_clear(&ignored);
+  if (!st) return -1;
+  int cookie = step_row(st) == SQLITE_OK ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_reset(st);
+  return cookie;
 }
 
 es_status es_store_data_version(es_store *s, int64_t *version, es_error *err) {

@@ -51,6 +51,8 @@ sqlite3_stmt *es_store_prepare_query(es_store *s, const struct es_log_query *q, 
 /* The tables of SQL aggregate definitions (es_sql_aggregates, es_sql_handlers), created with their
 ** guards when missing (schema.c). */
 es_status es_store_ensure_definitions(es_store *s, es_error *err);
+/* Does es_sql_aggregates exist (cheap while the schema is unchanged)? */
+int es_store_has_definitions(es_store *s);
 
 /* ---- es_integrity_check (integrity.c) ---- */
 

@@ -18,12 +18,14 @@ typedef enum es_stmt_id {
 } es_stmt_id;
 
 typedef struct es_cached_stmt es_cached_stmt;
+typedef struct es_view_cache es_view_cache;
 
 struct es_store {
   sqlite3 *db;
   sqlite3_stmt *stmts[ES_STMT_COUNT];
   int schema_cookie; /* schema_version when the storage was last verified; -1: never */
   int exists;        /* the storage existed and was readable at that check */
+  unsigned tables;   /* which of our tables existed then, a bit per es_table_id (see es_table_exists) */
   int64_t format;    /* its format then */
   int created_pending; /* we created it in a transaction that has not ended yet */
   int wrote;         /* the current write call has written something */
@@ -35,12 +37,17 @@ struct es_store {
   int n_cache, cap_cache;
   void *notes; /* the events the running catch-up feeds (views.c), or NULL */
   const char *view_schema; /* where the view writer writes: "main", or "temp" while a fold is checked */
+  es_view_cache *view_cache; /* the view writer's statements by shape, and tables' keys (view_writer.c) */
 };
 
+/* PRAGMA schema_version, or -1 when it cannot be read. */
+int es_store_schema_version(es_store *s);
 /* Allow every write to table until disarmed with NULL (a view's handlers write many rows). */
 void es_store_arm_table(es_store *s, const char *table);
 /* Finalize every statement of the cache (stmt_cache.c). */
 void es_store_flush_cache(es_store *s);
+/* Finalize the view writer's statements and forget what it cached (view_writer.c). */
+void es_store_flush_views(es_store *s);
 /* Step a statement that returns no rows (or whose rows are not needed) to completion, then reset
 ** it and clear its bindings; doing names the step in errors. */
 es_status es_store_run(es_store *s, sqlite3_stmt *st, const char *doing, es_error *err);
