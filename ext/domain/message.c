@@ -1,11 +1,189 @@
 /*
 ** message.c — what aggregate callbacks see: reading commands, events and JSON objects, and
-** building events and state JSON. The es_domain_ops table is what es.h's inlines call through.
+** building events, state JSON and view rows. A builder keeps the values as they were set (typed)
+** and writes JSON only when asked. The es_domain_ops table is what es.h's inlines call through.
 */
+#include <stdint.h>
 #include <string.h>
 
 #include "mem.h"
 #include "message.h"
+
+/* ======================= Typed values ======================= */
+
+void es_value_to_json(es_jbuf *out, const es_value *v) {
+  switch (v->kind) {
+    case ES_VALUE_INT: es_jbuf_int(out, v->u.i); break;
+    case ES_VALUE_REAL: es_jbuf_real(out, v->u.r); break;
+    case ES_VALUE_BOOL: es_jbuf_appendz(out, v->u.i ? "true" : "false"); break;
+    case ES_VALUE_TEXT: es_jbuf_string(out, v->u.text.s, v->u.text.n); break;
+    case ES_VALUE_JSON: es_jbuf_append(out, v->u.text.s, v->u.text.n); break;
+    default: es_jbuf_appendz(out, "null"); break;
+  }
+}
+
+/* ======================= Building objects ======================= */
+
+void es_builder_init(es_builder *b) {
+  memset(b, 0, sizeof(*b));
+  b->base.ops = &es_domain_ops;
+}
+
+void es_builder_clear(es_builder *b) {
+  es_mem_free(b->fields);
+  es_mem_free(b->bytes);
+  es_builder_init(b);
+}
+
+void es_builder_reset(es_builder *b) {
+  b->n = 0;
+  b->used = 0;
+  b->status = ES_OK;
+}
+
+static es_field *find_field(const es_builder *b, const char *key, size_t len) {
+  for (size_t i = 0; i < b->n; i++)
+    if (b->fields[i].key_len == len && memcmp(b->fields[i].key, key, len) == 0) return &b->fields[i];
+  return 0;
+}
+
+const es_field *es_builder_get(const es_builder *b, const char *key) {
+  return key ? find_field(b, key, strlen(key)) : 0;
+}
+
+/* Room for `more` bytes in the byte block. A larger block is a new one: the fields' pointers are
+** moved into it before the old one is freed. */
+static int reserve_bytes(es_builder *b, size_t more) {
+  if (more <= b->size - b->used) return 1;
+  size_t size = b->size ? b->size : 128;
+  while (size - b->used < more) {
+    if (size > ((size_t)-1) / 2) return 0;
+    size *= 2;
+  }
+  char *p = es_mem_alloc(size);
+  if (!p) return 0;
+  if (b->used) memcpy(p, b->bytes, b->used);
+  for (size_t i = 0; i < b->n; i++) {
+    es_field *f = &b->fields[i];
+    f->key = p + (f->key - b->bytes);
+    if (f->v.kind == ES_VALUE_TEXT || f->v.kind == ES_VALUE_JSON) f->v.u.text.s = p + (f->v.u.text.s - b->bytes);
+  }
+  es_mem_free(b->bytes);
+  b->bytes = p;
+  b->size = size;
+  return 1;
+}
+
+/* Copy n bytes and a NUL into the byte block (room reserved). */
+static const char *copy_bytes(es_builder *b, const char *s, size_t n) {
+  char *p = b->bytes + b->used;
+  if (n) memcpy(p, s, n);
+  p[n] = 0;
+  b->used += n + 1;
+  return p;
+}
+
+static es_status fail(es_builder *b, es_status rc) {
+  if (b->status == ES_OK) b->status = rc;
+  return b->status;
+}
+
+/* Is v acceptable as it is: text UTF-8, JSON one valid value? */
+static es_status check_value(const es_value *v) {
+  if (v->kind == ES_VALUE_TEXT && !es_utf8_valid(v->u.text.s, v->u.text.n))
+    return ES_INVALID_ARGUMENT; /* JSON text is UTF-8: refuse what would make the event unreadable */
+  if (v->kind == ES_VALUE_JSON) {
+    es_json_doc *doc = 0;
+    char *msg = 0;
+    es_status rc = es_json_parse(v->u.text.s, v->u.text.n, &doc, &msg);
+    es_json_free(doc);
+    es_mem_free(msg);
+    if (rc != ES_OK) return rc == ES_NOMEM ? ES_NOMEM : ES_INVALID_ARGUMENT;
+  }
+  return ES_OK;
+}
+
+es_status es_builder_put(es_builder *b, const char *key, const es_value *v) {
+  if (b->status != ES_OK) return b->status;
+  if (!key) return fail(b, ES_INVALID_ARGUMENT);
+  size_t key_len = strlen(key);
+  if (!es_utf8_valid(key, key_len)) return fail(b, ES_INVALID_ARGUMENT);
+  es_status rc = check_value(v);
+  if (rc != ES_OK) return fail(b, rc);
+  int has_text = v->kind == ES_VALUE_TEXT || v->kind == ES_VALUE_JSON;
+  size_t text_len = has_text ? v->u.text.n : 0;
+  const char *text = has_text ? v->u.text.s : 0;
+  /* Text taken from this very builder must survive its byte block being replaced. */
+  uintptr_t at = (uintptr_t)text, base = (uintptr_t)b->bytes;
+  size_t inside = text && b->bytes && at >= base && at < base + b->used ? (size_t)(at - base) + 1 : 0;
+  es_field *f = find_field(b, key, key_len);
+  if (!f && b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 8;
+    es_field *p = es_mem_realloc(b->fields, cap * sizeof(*p));
+    if (!p) return fail(b, ES_NOMEM);
+    b->fields = p;
+    b->cap = cap;
+  }
+  size_t need = (has_text ? text_len + 1 : 0) + (f ? 0 : key_len + 1);
+  if (need < text_len || !reserve_bytes(b, need)) return fail(b, ES_NOMEM);
+  if (!f) { /* a new key, after the others */
+    f = &b->fields[b->n++];
+    f->key = copy_bytes(b, key, key_len);
+    f->key_len = key_len;
+  }
+  f->v = *v;
+  if (has_text) f->v.u.text.s = copy_bytes(b, inside ? b->bytes + (inside - 1) : text, text_len);
+  return ES_OK;
+}
+
+static es_status b_set_int(es_builder *b, const char *key, int64_t v) {
+  es_value val = {.kind = ES_VALUE_INT, .u.i = v};
+  return es_builder_put(b, key, &val);
+}
+
+static es_status b_set_real(es_builder *b, const char *key, double v) {
+  es_value val = {.kind = ES_VALUE_REAL, .u.r = v};
+  return es_builder_put(b, key, &val);
+}
+
+static es_status b_set_bool(es_builder *b, const char *key, int v) {
+  es_value val = {.kind = ES_VALUE_BOOL, .u.i = v != 0};
+  return es_builder_put(b, key, &val);
+}
+
+static es_status b_set_null(es_builder *b, const char *key) {
+  es_value val = {.kind = ES_VALUE_NULL};
+  return es_builder_put(b, key, &val);
+}
+
+static es_status b_set_text(es_builder *b, const char *key, const char *v, size_t len) {
+  if (!v) return b_set_null(b, key);
+  es_value val = {.kind = ES_VALUE_TEXT, .u.text = {v, len == (size_t)-1 ? strlen(v) : len}};
+  return es_builder_put(b, key, &val);
+}
+
+static es_status b_set_json(es_builder *b, const char *key, const char *json, size_t len) {
+  if (!json) return b_set_null(b, key);
+  es_value val = {.kind = ES_VALUE_JSON, .u.text = {json, len == (size_t)-1 ? strlen(json) : len}};
+  return es_builder_put(b, key, &val);
+}
+
+es_status es_builder_to_json(const es_builder *b, char **out, size_t *len) {
+  *out = 0;
+  if (b->status != ES_OK) return b->status;
+  es_jbuf jb;
+  es_jbuf_init(&jb);
+  es_jbuf_append(&jb, "{", 1);
+  for (size_t i = 0; i < b->n; i++) {
+    if (i) es_jbuf_append(&jb, ",", 1);
+    es_jbuf_string(&jb, b->fields[i].key, b->fields[i].key_len);
+    es_jbuf_append(&jb, ":", 1);
+    es_value_to_json(&jb, &b->fields[i].v);
+  }
+  es_jbuf_append(&jb, "}", 1);
+  *out = es_jbuf_take(&jb, len);
+  return *out ? ES_OK : ES_NOMEM;
+}
 
 /* ======================= Reading ======================= */
 
@@ -107,126 +285,6 @@ static const char *ev_aggregate_id(const es_event *e) { return e->aggregate_id; 
 static int64_t ev_position(const es_event *e) { return e->position; }
 static const char *ev_recorded_at(const es_event *e) { return e->recorded_at; }
 static const es_object *ev_metadata(const es_event *e) { return &e->metadata; }
-
-/* ======================= Building objects ======================= */
-
-void es_builder_init(es_builder *b) {
-  memset(b, 0, sizeof(*b));
-  b->base.ops = &es_domain_ops;
-}
-
-void es_builder_clear(es_builder *b) {
-  for (size_t i = 0; i < b->n; i++) {
-    es_mem_free(b->fields[i].key);
-    es_mem_free(b->fields[i].json);
-  }
-  es_mem_free(b->fields);
-  es_builder_init(b);
-}
-
-/* Set key to value JSON text (taking ownership of json); replaces an earlier value. */
-static es_status builder_put(es_builder *b, const char *key, char *json) {
-  es_status rc = ES_OK;
-  if (b->status != ES_OK) {
-    rc = b->status;
-    goto done;
-  }
-  if (!key || !es_utf8_valid(key, strlen(key))) {
-    rc = b->status = ES_INVALID_ARGUMENT;
-    goto done;
-  }
-  if (!json) {
-    rc = b->status = ES_NOMEM;
-    goto done;
-  }
-  for (size_t i = 0; i < b->n; i++) {
-    if (strcmp(b->fields[i].key, key) == 0) {
-      es_mem_free(b->fields[i].json);
-      b->fields[i].json = json;
-      return ES_OK;
-    }
-  }
-  if (b->n == b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 4;
-    es_field *p = es_mem_realloc(b->fields, cap * sizeof(*p));
-    if (!p) {
-      rc = b->status = ES_NOMEM;
-      goto done;
-    }
-    b->fields = p;
-    b->cap = cap;
-  }
-  char *k = es_mem_strdup(key);
-  if (!k) {
-    rc = b->status = ES_NOMEM;
-    goto done;
-  }
-  b->fields[b->n].key = k;
-  b->fields[b->n].json = json;
-  b->n++;
-  return ES_OK;
-done:
-  es_mem_free(json);
-  return rc;
-}
-
-/* Render one value with an es_jbuf writer and store it. */
-#define BUILD_VALUE(b, key, write_stmt)                \
-  do {                                                 \
-    es_jbuf jb;                                        \
-    es_jbuf_init(&jb);                                 \
-    write_stmt;                                        \
-    return builder_put(b, key, es_jbuf_take(&jb, 0));  \
-  } while (0)
-
-static es_status b_set_int(es_builder *b, const char *key, int64_t v) { BUILD_VALUE(b, key, es_jbuf_int(&jb, v)); }
-static es_status b_set_real(es_builder *b, const char *key, double v) { BUILD_VALUE(b, key, es_jbuf_real(&jb, v)); }
-static es_status b_set_bool(es_builder *b, const char *key, int v) {
-  return builder_put(b, key, es_mem_strdup(v ? "true" : "false"));
-}
-static es_status b_set_null(es_builder *b, const char *key) { return builder_put(b, key, es_mem_strdup("null")); }
-
-static es_status b_set_text(es_builder *b, const char *key, const char *v, size_t len) {
-  if (!v) return b_set_null(b, key);
-  if (len == (size_t)-1) len = strlen(v);
-  if (!es_utf8_valid(v, len)) { /* JSON text is UTF-8: refuse what would make the event unreadable */
-    if (b->status == ES_OK) b->status = ES_INVALID_ARGUMENT;
-    return b->status;
-  }
-  BUILD_VALUE(b, key, es_jbuf_string(&jb, v, len));
-}
-
-static es_status b_set_json(es_builder *b, const char *key, const char *json, size_t len) {
-  if (!json) return b_set_null(b, key);
-  if (len == (size_t)-1) len = strlen(json);
-  es_json_doc *doc = 0;
-  char *msg = 0;
-  es_status rc = es_json_parse(json, len, &doc, &msg);
-  es_json_free(doc);
-  es_mem_free(msg);
-  if (rc != ES_OK) {
-    if (b->status == ES_OK) b->status = rc == ES_NOMEM ? ES_NOMEM : ES_INVALID_ARGUMENT;
-    return b->status;
-  }
-  return builder_put(b, key, es_mem_strndup(json, len));
-}
-
-es_status es_builder_to_json(const es_builder *b, char **out, size_t *len) {
-  *out = 0;
-  if (b->status != ES_OK) return b->status;
-  es_jbuf jb;
-  es_jbuf_init(&jb);
-  es_jbuf_appendz(&jb, "{");
-  for (size_t i = 0; i < b->n; i++) {
-    if (i) es_jbuf_appendz(&jb, ",");
-    es_jbuf_string(&jb, b->fields[i].key, strlen(b->fields[i].key));
-    es_jbuf_appendz(&jb, ":");
-    es_jbuf_appendz(&jb, b->fields[i].json);
-  }
-  es_jbuf_appendz(&jb, "}");
-  *out = es_jbuf_take(&jb, len);
-  return *out ? ES_OK : ES_NOMEM;
-}
 
 /* ======================= Emitting events ======================= */
 

@@ -1,6 +1,7 @@
 /*
 ** message.h — the handles that aggregate callbacks see (es.h): commands, events, JSON objects,
-** the event emitter and the object builder, with the es_ops table their inline accessors use.
+** the event emitter and the object builder (typed values, JSON written only when needed), with
+** the es_ops table their inline accessors use.
 */
 #ifndef ES_DOMAIN_MESSAGE_H
 #define ES_DOMAIN_MESSAGE_H
@@ -16,6 +17,63 @@ extern const es_ops es_domain_ops;
 es_builder *es_view_writer_row(es_view_writer *w);
 es_status es_view_writer_write(es_view_writer *w, int op);
 es_status es_view_writer_find(es_view_writer *w, const es_object **row);
+
+/* ======================= Typed values and the builder ======================= */
+
+/* A value set on a builder, kept as it was given; rendered as JSON only when JSON is needed. */
+typedef enum es_value_kind {
+  ES_VALUE_NULL,
+  ES_VALUE_INT,
+  ES_VALUE_REAL,
+  ES_VALUE_BOOL,
+  ES_VALUE_TEXT, /* UTF-8 text of n bytes (it may hold U+0000) */
+  ES_VALUE_JSON  /* JSON text of n bytes, checked when set, written out as it was given */
+} es_value_kind;
+
+typedef struct es_value {
+  es_value_kind kind;
+  union {
+    int64_t i; /* INT; BOOL is 0 or 1 */
+    double r;  /* REAL */
+    struct {
+      const char *s; /* NUL-terminated */
+      size_t n;
+    } text;          /* TEXT, JSON */
+  } u;
+} es_value;
+
+/* One field: its key and value; key and text live in the builder that holds the field. */
+typedef struct es_field {
+  const char *key; /* NUL-terminated */
+  size_t key_len;
+  es_value v;
+} es_field;
+
+/* The value as JSON text, as es_builder_to_json writes it (a non-finite REAL is null). */
+void es_value_to_json(es_jbuf *out, const es_value *v);
+
+/* An object being built: its fields in the order their keys were first set. Keys and texts are
+** copied into one byte block, kept (like the field array) across es_builder_reset. */
+struct es_builder {
+  es_handle base;
+  es_field *fields;
+  size_t n, cap;
+  char *bytes;
+  size_t used, size;
+  es_status status; /* first failure (ES_NOMEM, ES_INVALID_ARGUMENT) sticks */
+};
+void es_builder_init(es_builder *b);
+void es_builder_clear(es_builder *b);  /* frees everything; the builder is empty and usable */
+void es_builder_reset(es_builder *b);  /* empty and usable, keeping its memory */
+/* Set key to a copy of v (what the es_set_* setters do): text must be UTF-8, JSON is checked;
+** setting a key again replaces its value in place. A failure sticks in b->status. */
+es_status es_builder_put(es_builder *b, const char *key, const es_value *v);
+/* The field of that key, or NULL. */
+const es_field *es_builder_get(const es_builder *b, const char *key);
+/* The object as JSON text (es_mem_alloc'd). */
+es_status es_builder_to_json(const es_builder *b, char **out, size_t *len);
+
+/* ======================= Reading ======================= */
 
 /* A read-only JSON object. label names it in messages ("payload", "event data", "state"). */
 struct es_object {
@@ -44,22 +102,6 @@ struct es_event {
   const char *recorded_at; /* NULL before it is appended */
   es_object metadata;
 };
-
-typedef struct es_field {
-  char *key;
-  char *json; /* the value as JSON text */
-} es_field;
-
-struct es_builder {
-  es_handle base;
-  es_field *fields;
-  size_t n, cap;
-  es_status status; /* first failure (ES_NOMEM, ES_INVALID_ARGUMENT) sticks */
-};
-void es_builder_init(es_builder *b);
-void es_builder_clear(es_builder *b);
-/* The object as JSON text (es_mem_alloc'd). */
-es_status es_builder_to_json(const es_builder *b, char **out, size_t *len);
 
 typedef struct es_emitted {
   const char *type; /* the declared name, owned by the registry */

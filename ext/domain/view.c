@@ -1,4 +1,7 @@
-/* view.c — the view writer handle and the fold of one event into a C view (view.h). */
+/*
+** view.c — the view writer handle and the fold of one event into a C view (view.h): the row the
+** fold sets goes to the view-store port as typed fields.
+*/
 #include <string.h>
 
 #include "json.h"
@@ -19,7 +22,7 @@ struct es_view_writer {
 };
 
 es_builder *es_view_writer_row(es_view_writer *w) {
-  es_builder_clear(&w->row);
+  es_builder_reset(&w->row);
   return &w->row;
 }
 

@@ -1,7 +1,13 @@
 /*
 ** view_store.h — the port through which a C view's fold writes its own table (the view-writer
-** port of DESIGN §3). The SQLite adapter is ext/store/views.c; unit tests use a fake. Column
-** values are JSON texts (the builder's fields); the adapter binds them as SQL values.
+** port of DESIGN §3). The SQLite adapter is ext/store/view_writer.c; unit tests use a fake.
+**
+** Columns come as typed fields (the builder's, domain/message.h), bound as SQL values the way
+** their JSON would read: NULL as NULL, a BOOL as 0 or 1, an INT as INTEGER, TEXT as TEXT, a REAL
+** as REAL, except that one whose JSON has neither fraction nor exponent (100.0 is written 100)
+** is an INTEGER and a non-finite one (written null) is NULL; a JSON value as its own SQL value
+** (null, true and false as NULL, 1 and 0, a number, a string's text) or, for an array or an
+** object, as its text.
 */
 #ifndef ES_PORTS_VIEW_STORE_H
 #define ES_PORTS_VIEW_STORE_H

@@ -3,7 +3,9 @@
 ** (fake_view_store.h). Rows are lists of (column → JSON text); matching compares JSON texts, a
 ** column a row does not have counting as null (like SQL's IS on a NULL column).
 */
+#include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +37,27 @@ static void put(sink *s, const char *z, size_t n) {
 
 static void putz(sink *s, const char *z) { put(s, z, strlen(z)); }
 
+/* A JSON string, escaped as es_jbuf_string escapes it. */
+static void put_string_n(sink *s, const char *z, size_t n) {
+  static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+  putz(s, "\"");
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)z[i];
+    const char *m = c < 0x20 || c == '"' || c == '\\' ? memchr(from, c, sizeof from - 1) : 0;
+    if (m) {
+      char esc[2] = {'\\', to[m - from]};
+      put(s, esc, 2);
+    } else if (c < 0x20) {
+      char esc[8];
+      snprintf(esc, sizeof esc, "\\u%04x", c);
+      putz(s, esc);
+    } else {
+      put(s, (const char *)&c, 1);
+    }
+  }
+  putz(s, "\"");
+}
+
 static void put_string(sink *s, const char *z) {
   putz(s, "\"");
   for (; *z; z++) {
@@ -53,6 +76,29 @@ static void put_string(sink *s, const char *z) {
   putz(s, "\"");
 }
 
+/* A typed value as JSON text, as the builder writes it (es_value_to_json), without allocating. */
+static void put_value(sink *s, const es_value *v) {
+  char buf[40];
+  switch (v->kind) {
+    case ES_VALUE_INT: snprintf(buf, sizeof buf, "%lld", (long long)v->u.i); putz(s, buf); break;
+    case ES_VALUE_REAL:
+      if (!isfinite(v->u.r)) {
+        putz(s, "null");
+        break;
+      }
+      for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v->u.r);
+        if (strtod(buf, NULL) == v->u.r) break;
+      }
+      putz(s, buf);
+      break;
+    case ES_VALUE_BOOL: putz(s, v->u.i ? "true" : "false"); break;
+    case ES_VALUE_TEXT: put_string_n(s, v->u.text.s, v->u.text.n); break;
+    case ES_VALUE_JSON: put(s, v->u.text.s, v->u.text.n); break;
+    default: putz(s, "null"); break;
+  }
+}
+
 /* The port's columns and a stored row, rendered the same way. */
 static void put_fields(sink *s, const es_field *cols, size_t n) {
   putz(s, "{");
@@ -60,9 +106,17 @@ static void put_fields(sink *s, const es_field *cols, size_t n) {
     if (i) putz(s, ",");
     put_string(s, cols[i].key);
     putz(s, ":");
-    putz(s, cols[i].json);
+    put_value(s, &cols[i].v);
   }
   putz(s, "}");
+}
+
+/* A typed value's JSON text in buf (cap bytes); 0 when it does not fit. */
+static int value_text(const es_value *v, char *buf, size_t cap) {
+  sink s = {buf, cap, 0, 0};
+  buf[0] = 0;
+  put_value(&s, v);
+  return !s.overflow;
 }
 
 static void put_row(sink *s, const fvs_row *r) {
@@ -141,9 +195,15 @@ static const char *row_value(const fvs_row *r, const char *key) {
   return "null";
 }
 
+/* Does the row's column key hold the JSON text of v? */
+static int same_value(const fvs_row *r, const char *key, const es_value *v) {
+  char text[FVS_VALUE_MAX];
+  return value_text(v, text, sizeof text) && strcmp(row_value(r, key), text) == 0;
+}
+
 static int row_matches(const fvs_row *r, const es_field *cols, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (strcmp(row_value(r, cols[i].key), cols[i].json) != 0) return 0;
+    if (!same_value(r, cols[i].key, &cols[i].v)) return 0;
   return 1;
 }
 
@@ -168,7 +228,7 @@ static fvs_row *row_by_key(fvs_table *t, const es_field *cols, size_t n) {
   for (size_t r = 0; r < t->n_rows; r++) {
     int same = 1;
     for (size_t i = 0; same && i < n; i++)
-      if (is_key(t, cols[i].key) && strcmp(row_value(&t->rows[r], cols[i].key), cols[i].json) != 0) same = 0;
+      if (is_key(t, cols[i].key) && !same_value(&t->rows[r], cols[i].key, &cols[i].v)) same = 0;
     if (same) return &t->rows[r];
   }
   return 0;
@@ -210,14 +270,23 @@ static es_status row_set(fvs_row *r, const char *key, const char *json) {
   return ES_OK;
 }
 
-/* A new row with these columns appended to t; t is unchanged on ES_NOMEM. */
+/* Set one column of a row to a typed value's JSON text. */
+static es_status row_set_value(fvs_row *r, const char *key, const es_value *v) {
+  char text[FVS_VALUE_MAX];
+  if (!value_text(v, text, sizeof text)) return ES_INVALID_ARGUMENT;
+  return row_set(r, key, text);
+}
+
+/* A new row with these columns appended to t; t is unchanged on failure (ES_NOMEM, or
+** ES_INVALID_ARGUMENT for a value longer than FVS_VALUE_MAX). */
 static es_status append_row(fvs_table *t, const es_field *cols, size_t n) {
   fvs_row r = {0};
   if (grow_rows(t) != ES_OK) return ES_NOMEM;
   for (size_t i = 0; i < n; i++) {
-    if (row_set(&r, cols[i].key, cols[i].json) != ES_OK) {
+    es_status rc = row_set_value(&r, cols[i].key, &cols[i].v);
+    if (rc != ES_OK) {
       row_clear(&r);
-      return ES_NOMEM;
+      return rc;
     }
   }
   t->rows[t->n_rows++] = r;
@@ -284,10 +353,11 @@ static es_status port_write(void *self, const char *table, int op, const es_fiel
       fvs_row copy = {0};
       for (size_t i = 0; rc == ES_OK && i < r->n; i++) rc = row_set(&copy, r->cols[i].key, r->cols[i].json);
       for (size_t i = 0; rc == ES_OK && i < n; i++)
-        if (!is_key(t, cols[i].key)) rc = row_set(&copy, cols[i].key, cols[i].json);
+        if (!is_key(t, cols[i].key)) rc = row_set_value(&copy, cols[i].key, &cols[i].v);
       if (rc != ES_OK) {
         row_clear(&copy);
-        return finish(fs, fop, table, cols, n, es_error_set(err, ES_NOMEM, 0), 0);
+        rc = rc == ES_NOMEM ? es_error_set(err, ES_NOMEM, 0) : es_error_set(err, rc, "fake view store: a value is too long");
+        return finish(fs, fop, table, cols, n, rc, 0);
       }
       row_clear(r);
       *r = copy;
@@ -306,7 +376,8 @@ static es_status port_write(void *self, const char *table, int op, const es_fiel
     }
     return finish(fs, fop, table, cols, n, es_error_set(err, ES_STORAGE, "%s", msg), 0);
   }
-  if (append_row(t, cols, n) != ES_OK) rc = es_error_set(err, ES_NOMEM, 0);
+  rc = append_row(t, cols, n);
+  if (rc != ES_OK) rc = rc == ES_NOMEM ? es_error_set(err, ES_NOMEM, 0) : es_error_set(err, rc, "fake view store: a value is too long");
   return finish(fs, fop, table, cols, n, rc, 0);
 }
 

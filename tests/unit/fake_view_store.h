@@ -1,13 +1,14 @@
 /*
 ** fake_view_store.h — an in-memory view store behind the view-writer port (ext/ports/view_store.h),
 ** for unit tests of how C views fold events (ext/domain/view.c). Each table is a list of rows; a
-** row is a list of (column → JSON text) pairs, in the order the columns were first set. It behaves
-** like the SQLite adapter (ext/store/views.c) where the port says how: insert appends a row (and
-** refuses a second row with the same primary key), upsert updates the set columns of the row with
-** the same key or appends one, delete removes every row whose set columns all match, find returns
-** the most recently appended matching row as a JSON object. It records every call (per-operation
-** counts and a text log of the calls with their columns) and can be told to fail an operation with
-** a given es_status, message and native code. Its rows go through es_mem_* (so fake_mem's failure
+** row is a list of (column → JSON text) pairs, in the order the columns were first set (the port's
+** typed values written as the builder writes them). It behaves like the SQLite adapter
+** (ext/store/view_writer.c) where the port says how: insert appends a row (and refuses a second
+** row with the same primary key), upsert updates the set columns of the row with the same key or
+** appends one, delete removes every row whose set columns all match, find returns the most
+** recently appended matching row as a JSON object. It records every call (per-operation counts
+** and a text log of the calls with their columns) and can be told to fail an operation with a
+** given es_status, message and native code. Its rows go through es_mem_* (so fake_mem's failure
 ** injection reaches it too); its call log and dumps are fixed buffers and never allocate.
 */
 #ifndef ES_FAKE_VIEW_STORE_H
@@ -48,6 +49,7 @@ typedef struct fvs_failure {
 
 #define FVS_LOG_MAX 4096
 #define FVS_DUMP_MAX 4096
+#define FVS_VALUE_MAX 1024 /* a longer value (as JSON text) is refused: ES_INVALID_ARGUMENT */
 
 typedef struct fake_view_store {
   es_view_store port; /* give &port to the domain; port.self is this struct */

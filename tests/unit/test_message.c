@@ -3,7 +3,9 @@
 ** way an aggregate calls them: through es.h's inline functions and the es_ops table. Field
 ** readers (es_get_int/real/bool/text/json, es_has) with every JSON type and their exact
 ** complaints; command and event handles; the object builder (every setter, set twice keeps the
-** last, es_set_json validates, failures stick, NULL builders give ES_MISUSE); es_emit and
+** last, es_set_json validates, failures stick, NULL builders give ES_MISUSE), its typed fields
+** (each setter's kind and value, reset keeping memory, the byte block growing) and its JSON byte for
+** byte what the setters used to write; es_emit and
 ** es_reject with their error formatting; and out of memory in the builder and in es_reject.
 */
 #include <stdarg.h>
@@ -500,6 +502,189 @@ static void test_builder_text_not_utf8(void **state) {
   }
 }
 
+/* ----------------------- Typed fields ----------------------- */
+
+static const es_field *field_of(const es_builder *b, const char *key) {
+  const es_field *f = es_builder_get(b, key);
+  if (!f) fail_msg("no field '%s'", key);
+  return f;
+}
+
+/* Each setter keeps its value typed, as it was given. */
+static void test_builder_keeps_types(void **state) {
+  (void)state;
+  es_builder b;
+  es_builder_init(&b);
+  assert_int_equal(es_set_int(&b, "i", -5), ES_OK);
+  assert_int_equal(es_set_real(&b, "r", 0.25), ES_OK);
+  assert_int_equal(es_set_bool(&b, "b", 42), ES_OK);
+  assert_int_equal(es_set_bool(&b, "f", 0), ES_OK);
+  assert_int_equal(es_set_text(&b, "t", "caf\xc3\xa9"), ES_OK);
+  assert_int_equal(ES__OPS(&b)->xSetText(&b, "tn", "a\0b", 3), ES_OK); /* with its length: U+0000 kept */
+  assert_int_equal(es_set_text(&b, "t0", NULL), ES_OK);
+  assert_int_equal(es_set_null(&b, "n"), ES_OK);
+  assert_int_equal(es_set_json(&b, "j", " [1, 2] "), ES_OK);
+  assert_int_equal(ES__OPS(&b)->xSetJson(&b, "jl", "{\"a\":1}xyz", 7), ES_OK); /* with its length */
+  assert_int_equal(es_set_json(&b, "j0", NULL), ES_OK);
+  assert_int_equal(b.n, 11);
+  assert_int_equal(field_of(&b, "i")->v.kind, ES_VALUE_INT);
+  assert_int_equal(field_of(&b, "i")->v.u.i, -5);
+  assert_int_equal(field_of(&b, "r")->v.kind, ES_VALUE_REAL);
+  assert_true(field_of(&b, "r")->v.u.r == 0.25);
+  assert_int_equal(field_of(&b, "b")->v.kind, ES_VALUE_BOOL);
+  assert_int_equal(field_of(&b, "b")->v.u.i, 1);
+  assert_int_equal(field_of(&b, "f")->v.u.i, 0);
+  assert_int_equal(field_of(&b, "t")->v.kind, ES_VALUE_TEXT);
+  assert_int_equal(field_of(&b, "t")->v.u.text.n, 5);
+  assert_memory_equal(field_of(&b, "t")->v.u.text.s, "caf\xc3\xa9", 6); /* NUL-terminated */
+  assert_int_equal(field_of(&b, "tn")->v.u.text.n, 3);
+  assert_memory_equal(field_of(&b, "tn")->v.u.text.s, "a\0b", 4);
+  assert_int_equal(field_of(&b, "t0")->v.kind, ES_VALUE_NULL);
+  assert_int_equal(field_of(&b, "n")->v.kind, ES_VALUE_NULL);
+  assert_int_equal(field_of(&b, "j")->v.kind, ES_VALUE_JSON);
+  assert_str(field_of(&b, "j")->v.u.text.s, " [1, 2] "); /* as given */
+  assert_str(field_of(&b, "jl")->v.u.text.s, "{\"a\":1}");
+  assert_int_equal(field_of(&b, "j0")->v.kind, ES_VALUE_NULL);
+  assert_str(field_of(&b, "i")->key, "i");
+  assert_int_equal(field_of(&b, "tn")->key_len, 2);
+  assert_null(es_builder_get(&b, "missing"));
+  assert_null(es_builder_get(&b, NULL));
+  assert_built(&b, "{\"i\":-5,\"r\":0.25,\"b\":true,\"f\":false,\"t\":\"caf\xc3\xa9\",\"tn\":\"a\\u0000b\",\"t0\":null,"
+                   "\"n\":null,\"j\": [1, 2] ,\"jl\":{\"a\":1},\"j0\":null}");
+  /* Set again: the value and its type change in place, the order stays. */
+  assert_int_equal(es_set_text(&b, "i", "now text"), ES_OK);
+  assert_int_equal(es_set_int(&b, "t", 7), ES_OK);
+  assert_int_equal(b.n, 11);
+  assert_ptr_equal(&b.fields[0], field_of(&b, "i"));
+  assert_int_equal(field_of(&b, "i")->v.kind, ES_VALUE_TEXT);
+  assert_str(field_of(&b, "i")->v.u.text.s, "now text");
+  assert_int_equal(field_of(&b, "t")->v.kind, ES_VALUE_INT);
+  /* Reset empties it and keeps its memory; it is usable at once. */
+  char *bytes = b.bytes;
+  es_field *fields = b.fields;
+  es_builder_reset(&b);
+  assert_int_equal(b.n, 0);
+  assert_built(&b, "{}");
+  assert_int_equal(es_set_text(&b, "k", "v"), ES_OK);
+  assert_ptr_equal(b.bytes, bytes);
+  assert_ptr_equal(b.fields, fields);
+  assert_built(&b, "{\"k\":\"v\"}");
+  /* A failure sticks until reset. */
+  assert_int_equal(es_set_text(&b, "bad", "\xff"), ES_INVALID_ARGUMENT);
+  assert_int_equal(es_set_int(&b, "x", 1), ES_INVALID_ARGUMENT);
+  es_builder_reset(&b);
+  assert_int_equal(es_set_int(&b, "x", 1), ES_OK);
+  assert_built(&b, "{\"x\":1}");
+  es_builder_clear(&b);
+}
+
+/* Keys and texts live in one block that grows: earlier fields still read right after it moved,
+** and a text taken from the builder itself survives the move. */
+static void test_builder_bytes_grow(void **state) {
+  (void)state;
+  es_builder b;
+  es_builder_init(&b);
+  char key[32], text[300];
+  for (int i = 0; i < 40; i++) {
+    snprintf(key, sizeof key, "key%d", i);
+    memset(text, 'a' + i % 26, sizeof text - 1);
+    text[sizeof text - 1] = 0;
+    assert_int_equal(es_set_text(&b, key, text), ES_OK);
+  }
+  for (int i = 0; i < 40; i++) {
+    snprintf(key, sizeof key, "key%d", i);
+    const es_field *f = field_of(&b, key);
+    assert_int_equal(f->v.u.text.n, 299);
+    assert_int_equal(f->v.u.text.s[0], 'a' + i % 26);
+    assert_int_equal(f->v.u.text.s[299], 0);
+    assert_str(f->key, key);
+  }
+  /* A value given from the builder's own bytes, while the block has to move to take it: the
+  ** unused end of the block is spent first (its bytes mean nothing), so the copy cannot fit. */
+  for (int round = 0; round < 3; round++) {
+    es_value v = field_of(&b, "key3")->v;
+    char *before = b.bytes;
+    b.used = b.size - 1;
+    assert_int_equal(es_builder_put(&b, round ? "copy" : "key3", &v), ES_OK);
+    assert_ptr_not_equal(b.bytes, before);
+    assert_int_equal(field_of(&b, "key3")->v.u.text.n, 299);
+    assert_int_equal(field_of(&b, "key3")->v.u.text.s[0], 'd');
+    if (round) assert_int_equal(memcmp(field_of(&b, "copy")->v.u.text.s, field_of(&b, "key3")->v.u.text.s, 300), 0);
+  }
+  es_builder_clear(&b);
+}
+
+/* What es_builder_to_json writes for each value is what the builder used to keep as JSON text:
+** the value written with es_jbuf at set time (a random sweep, compared byte for byte). */
+static void test_builder_json_identical(void **state) {
+  (void)state;
+  static const double reals[] = {0.0, -0.0, 1.0, -1.5, 0.1, 100.0, 1e15, 1e16, 1234567890123456.0, 1e17, 1e300,
+                                 -1e-300, 5e-324, 1.7976931348623157e308, 3.141592653589793, NAN, INFINITY, -INFINITY};
+  static const char *const texts[] = {"", "plain", "quote\"back\\slash", "ctl\x01\x1f\b\f\n\r\t", "caf\xc3\xa9 \xf0\x9f\x98\x80",
+                                      "/slash", "\x7f"};
+  static const char *const jsons[] = {"null", "true", "false", "0", "-12", "1.5e3", "\"s\\u0041\"", "[1, [2], {}]",
+                                      "{\"a\" : {\"b\":[null]}}", " 7 "};
+  unsigned seed = 12345;
+  for (int round = 0; round < 300; round++) {
+    es_builder b;
+    es_builder_init(&b);
+    es_jbuf want;
+    es_jbuf_init(&want);
+    es_jbuf_appendz(&want, "{");
+    int fields = 1 + round % 9;
+    for (int i = 0; i < fields; i++) {
+      char key[32];
+      snprintf(key, sizeof key, "k%d\"%d", round, i);
+      if (i) es_jbuf_appendz(&want, ",");
+      es_jbuf_string(&want, key, strlen(key));
+      es_jbuf_appendz(&want, ":");
+      seed = seed * 1103515245u + 12345u;
+      unsigned pick = (seed >> 8) % 6, which = (seed >> 16);
+      switch (pick) {
+        case 0: {
+          int64_t v = (int64_t)((uint64_t)seed * 2654435761u) - (int64_t)(which << 20);
+          if (which % 7 == 0) v = which % 2 ? INT64_MIN : INT64_MAX;
+          assert_int_equal(es_set_int(&b, key, v), ES_OK);
+          es_jbuf_int(&want, v);
+          break;
+        }
+        case 1: {
+          double v = reals[which % (sizeof reals / sizeof reals[0])];
+          assert_int_equal(es_set_real(&b, key, v), ES_OK);
+          es_jbuf_real(&want, v);
+          break;
+        }
+        case 2:
+          assert_int_equal(es_set_bool(&b, key, (int)(which % 3)), ES_OK);
+          es_jbuf_appendz(&want, which % 3 ? "true" : "false");
+          break;
+        case 3: {
+          const char *t = texts[which % (sizeof texts / sizeof texts[0])];
+          assert_int_equal(es_set_text(&b, key, t), ES_OK);
+          es_jbuf_string(&want, t, strlen(t));
+          break;
+        }
+        case 4:
+          assert_int_equal(es_set_null(&b, key), ES_OK);
+          es_jbuf_appendz(&want, "null");
+          break;
+        default: {
+          const char *j = jsons[which % (sizeof jsons / sizeof jsons[0])];
+          assert_int_equal(es_set_json(&b, key, j), ES_OK);
+          es_jbuf_appendz(&want, j);
+        }
+      }
+    }
+    es_jbuf_appendz(&want, "}");
+    char *expected = es_jbuf_take(&want, 0);
+    char *json = built(&b);
+    assert_str(json, expected);
+    es_mem_free(json);
+    es_mem_free(expected);
+    es_builder_clear(&b);
+  }
+}
+
 /* ----------------------- Emitting and rejecting ----------------------- */
 
 typedef struct emit_fx {
@@ -723,6 +908,9 @@ int main(void) {
       T(test_builder_null_key),
       T(test_null_builder_is_misuse),
       T(test_builder_text_not_utf8),
+      T(test_builder_keeps_types),
+      T(test_builder_bytes_grow),
+      T(test_builder_json_identical),
       T(test_reject_formatting),
       T(test_error_format),
       T(test_emit),
