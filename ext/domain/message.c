@@ -1,8 +1,11 @@
 /*
-** message.c — what aggregate callbacks see: reading commands, events and JSON objects, and
-** building events, state JSON and view rows. A builder keeps the values as they were set (typed)
-** and writes JSON only when asked. The es_domain_ops table is what es.h's inlines call through.
+** message.c — what aggregate callbacks see: reading commands, events, JSON objects and view rows,
+** and building events, state JSON and view rows. A builder keeps the values as they were set
+** (typed) and writes JSON only when asked; a row read back from a view's table answers getters
+** from its typed columns and is written out and parsed as JSON only when that alone cannot.
+** The es_domain_ops table is what es.h's inlines call through.
 */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -185,6 +188,40 @@ es_status es_builder_to_json(const es_builder *b, char **out, size_t *len) {
   return *out ? ES_OK : ES_NOMEM;
 }
 
+/* ======================= Rows read back ======================= */
+
+void es_row_init(es_row *r) {
+  memset(r, 0, sizeof(*r));
+  es_builder_init(&r->cols);
+}
+
+static void row_forget_json(es_row *r) {
+  es_json_free(r->doc);
+  es_mem_free(r->text);
+  r->doc = 0;
+  r->text = 0;
+}
+
+void es_row_reset(es_row *r) {
+  row_forget_json(r);
+  es_builder_reset(&r->cols);
+}
+
+void es_row_clear(es_row *r) {
+  row_forget_json(r);
+  es_builder_clear(&r->cols);
+}
+
+/* The row as a parsed JSON object, made on first need. */
+static es_status row_json(es_row *r) {
+  if (r->doc) return ES_OK;
+  size_t len = 0;
+  es_status rc = es_builder_to_json(&r->cols, &r->text, &len);
+  if (rc == ES_OK) rc = es_json_parse(r->text, len, &r->doc, 0);
+  if (rc != ES_OK) row_forget_json(r);
+  return rc;
+}
+
 /* ======================= Reading ======================= */
 
 void es_object_init(es_object *o, const es_json *json, const char *label, char **last_error) {
@@ -192,6 +229,12 @@ void es_object_init(es_object *o, const es_json *json, const char *label, char *
   o->json = json;
   o->label = label;
   o->last_error = last_error;
+  o->row = 0;
+}
+
+void es_object_init_row(es_object *o, es_row *row, const char *label, char **last_error) {
+  es_object_init(o, 0, label, last_error);
+  o->row = row;
 }
 
 /* Leave a getter's complaint where the command loop finds it if the callback gives up:
@@ -225,14 +268,47 @@ static es_status complain(const es_object *o, const char *key, const char *want,
   return complain_got(o, key, want, got, kind, strlen(kind));
 }
 
-static const es_json *field(const es_object *o, const char *key) {
-  return o && o->json && key ? es_json_get(o->json, key) : 0;
+/* The field as a JSON node (NULL when absent). A row is written out as JSON and parsed for this:
+** the getters then answer exactly as they do for any JSON object. */
+static es_status field(const es_object *o, const char *key, const es_json **out) {
+  *out = 0;
+  if (!o || !key) return ES_OK;
+  if (o->row) {
+    es_status rc = row_json(o->row);
+    if (rc != ES_OK) return rc;
+    *out = es_json_get(es_json_root(o->row->doc), key);
+  } else if (o->json) {
+    *out = es_json_get(o->json, key);
+  }
+  return ES_OK;
 }
 
-static int obj_has(const es_object *o, const char *key) { return field(o, key) != 0; }
+/* A row's column without JSON, when the row answers alone; NULL sends the getter to field(). */
+static const es_value *row_value(const es_object *o, const char *key, int *missing) {
+  *missing = 0;
+  if (!o || !o->row || !key) return 0;
+  const es_field *f = es_builder_get(&o->row->cols, key);
+  *missing = !f;
+  return f ? &f->v : 0;
+}
+
+static int obj_has(const es_object *o, const char *key) {
+  if (o && o->row) return key && es_builder_get(&o->row->cols, key) != 0;
+  const es_json *v = 0;
+  return field(o, key, &v) == ES_OK && v;
+}
 
 static es_status obj_get_int(const es_object *o, const char *key, int64_t *out) {
-  const es_json *v = field(o, key);
+  int missing;
+  const es_value *rv = row_value(o, key, &missing);
+  if (missing) return complain(o, key, "an integer", 0);
+  if (rv && rv->kind == ES_VALUE_INT) {
+    *out = rv->u.i;
+    return ES_OK;
+  }
+  const es_json *v;
+  es_status rc = field(o, key, &v);
+  if (rc != ES_OK) return rc;
   if (es_json_int64(v, out)) return ES_OK;
   /* JSON has one number type: 100.0 and 1e2 are 100 (above), while a number that is not exactly
   ** an integer int64 holds is quoted as it was sent, so the sender sees which one was refused. */
@@ -241,7 +317,20 @@ static es_status obj_get_int(const es_object *o, const char *key, int64_t *out) 
 }
 
 static es_status obj_get_real(const es_object *o, const char *key, double *out) {
-  const es_json *v = field(o, key);
+  int missing;
+  const es_value *rv = row_value(o, key, &missing);
+  if (missing) return complain(o, key, "a number", 0);
+  if (rv && rv->kind == ES_VALUE_INT) {
+    *out = (double)rv->u.i;
+    return ES_OK;
+  }
+  if (rv && rv->kind == ES_VALUE_REAL && isfinite(rv->u.r)) {
+    *out = rv->u.r == 0 ? 0.0 : rv->u.r; /* JSON writes -0.0 as -0, read back as the integer 0 */
+    return ES_OK;
+  }
+  const es_json *v;
+  es_status rc = field(o, key, &v);
+  if (rc != ES_OK) return rc;
   if (v && v->kind == ES_JSON_INT) *out = (double)v->u.i;
   else if (v && v->kind == ES_JSON_REAL) *out = v->u.r;
   else return complain(o, key, "a number", v);
@@ -249,24 +338,44 @@ static es_status obj_get_real(const es_object *o, const char *key, double *out) 
 }
 
 static es_status obj_get_bool(const es_object *o, const char *key, int *out) {
-  const es_json *v = field(o, key);
+  const es_json *v;
+  es_status rc = field(o, key, &v);
+  if (rc != ES_OK) return rc;
   if (!v || (v->kind != ES_JSON_TRUE && v->kind != ES_JSON_FALSE)) return complain(o, key, "a boolean", v);
   *out = v->kind == ES_JSON_TRUE;
   return ES_OK;
 }
 
 static es_status obj_get_text(const es_object *o, const char *key, const char **out, size_t *len) {
-  const es_json *v = field(o, key);
-  if (!v || v->kind != ES_JSON_STRING) return complain(o, key, "a string", v);
-  if (!len && strlen(v->u.str.s) != v->u.str.n) /* a caller without the length would read less */
+  int missing;
+  const es_value *rv = row_value(o, key, &missing);
+  if (missing) return complain(o, key, "a string", 0);
+  const char *s;
+  size_t n;
+  const es_json *v = 0;
+  if (rv && rv->kind == ES_VALUE_TEXT) {
+    s = rv->u.text.s;
+    n = rv->u.text.n;
+  } else {
+    es_status rc = field(o, key, &v);
+    if (rc != ES_OK) return rc;
+    if (!v || v->kind != ES_JSON_STRING) return complain(o, key, "a string", v);
+    s = v->u.str.s;
+    n = v->u.str.n;
+  }
+  if (!len && strlen(s) != n) { /* a caller without the length would read less */
+    if (!v && field(o, key, &v) != ES_OK) return ES_NOMEM;
     return complain(o, key, "a string without NUL characters", v);
-  *out = v->u.str.s;
-  if (len) *len = v->u.str.n;
+  }
+  *out = s;
+  if (len) *len = n;
   return ES_OK;
 }
 
 static es_status obj_get_json(const es_object *o, const char *key, const char **out, size_t *len) {
-  const es_json *v = field(o, key);
+  const es_json *v;
+  es_status rc = field(o, key, &v);
+  if (rc != ES_OK) return rc;
   if (!v) return complain(o, key, "present", 0);
   if (!len) return ES_MISUSE; /* the raw text is not NUL-terminated: its length is required */
   *out = v->raw;

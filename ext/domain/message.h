@@ -75,14 +75,27 @@ es_status es_builder_to_json(const es_builder *b, char **out, size_t *len);
 
 /* ======================= Reading ======================= */
 
-/* A read-only JSON object. label names it in messages ("payload", "event data", "state"). */
+/* A row read back from a view's table (es_view_find): typed columns, written out as JSON and
+** parsed only when a getter asks what the typed value alone does not answer. */
+typedef struct es_row {
+  es_builder cols;
+  char *text;       /* the row as JSON, once needed */
+  es_json_doc *doc; /* and parsed */
+} es_row;
+void es_row_init(es_row *r);
+void es_row_reset(es_row *r); /* empty, keeping the columns' memory */
+void es_row_clear(es_row *r);
+
+/* A read-only JSON object, or a row. label names it in messages ("payload", "event data", "row"). */
 struct es_object {
   es_handle base;
   const es_json *json;
   const char *label;
   char **last_error; /* where getters leave their complaint for a callback that gives up */
+  es_row *row;       /* when set, the object is this row and json is unused */
 };
 void es_object_init(es_object *o, const es_json *json, const char *label, char **last_error);
+void es_object_init_row(es_object *o, es_row *row, const char *label, char **last_error);
 
 struct es_command {
   es_handle base;

@@ -1,6 +1,6 @@
 /*
 ** view.c — the view writer handle and the fold of one event into a C view (view.h): the row the
-** fold sets goes to the view-store port as typed fields.
+** fold sets goes to the view-store port as typed fields, and a row it finds comes back typed.
 */
 #include <string.h>
 
@@ -14,8 +14,7 @@ struct es_view_writer {
   const es_view *view;
   const es_view_store *store;
   es_builder row;
-  es_json_doc *found_doc;
-  char *found_text;
+  es_row found_row; /* what the last es_view_find read, valid until the next one */
   es_object found;
   char **complaint;
   es_error *err; /* failures of the store land here */
@@ -42,23 +41,17 @@ es_status es_view_writer_write(es_view_writer *w, int op) {
   return w->store->write(w->store->self, w->view->def.name, op, w->row.fields, w->row.n, w->err);
 }
 
-static void forget_found(es_view_writer *w) {
-  es_json_free(w->found_doc);
-  es_mem_free(w->found_text);
-  w->found_doc = 0;
-  w->found_text = 0;
-}
-
 es_status es_view_writer_find(es_view_writer *w, const es_object **row) {
-  size_t len = 0;
+  int found = 0;
   *row = 0;
-  forget_found(w);
+  es_row_reset(&w->found_row);
   if (row_ready(w) != ES_OK) return w->err->status;
-  es_status rc = w->store->find(w->store->self, w->view->def.name, w->row.fields, w->row.n, &w->found_text, &len, w->err);
-  if (rc != ES_OK || !w->found_text) return rc;
-  rc = es_json_parse(w->found_text, len, &w->found_doc, 0);
-  if (rc != ES_OK) return es_error_set(w->err, rc == ES_NOMEM ? ES_NOMEM : ES_STORAGE, "a row could not be read back");
-  es_object_init(&w->found, es_json_root(w->found_doc), "row", w->complaint);
+  es_status rc = w->store->find(w->store->self, w->view->def.name, w->row.fields, w->row.n, &w->found_row.cols, &found,
+                                w->err);
+  if (rc != ES_OK || !found) return rc;
+  if (w->found_row.cols.status != ES_OK)
+    return es_error_set(w->err, w->found_row.cols.status == ES_NOMEM ? ES_NOMEM : ES_STORAGE, "a row could not be read back");
+  es_object_init_row(&w->found, &w->found_row, "row", w->complaint);
   *row = &w->found;
   return ES_OK;
 }
@@ -89,6 +82,7 @@ es_status es_view_apply(const es_view *v, const es_view_store *store, const es_v
   w.err = err;
   w.complaint = &complaint;
   es_builder_init(&w.row);
+  es_row_init(&w.found_row);
   es_status rc = parse_object(e->data, e->data_len, &data, err);
   if (rc == ES_OK) rc = parse_object(e->metadata, e->metadata_len, &meta, err);
   if (rc == ES_OK) {
@@ -110,7 +104,7 @@ es_status es_view_apply(const es_view *v, const es_view_store *store, const es_v
     es_error_prefix(err, "view '%s' failed on event '%s' (position %lld, %s '%s' version %lld): ", v->def.name, e->type,
                     (long long)e->position, e->aggregate_type, e->aggregate_id, (long long)e->version);
   rc = err->status;
-  forget_found(&w);
+  es_row_clear(&w.found_row);
   es_builder_clear(&w.row);
   es_json_free(data);
   es_json_free(meta);

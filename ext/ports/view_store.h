@@ -20,8 +20,11 @@ typedef struct es_view_store {
   void *self;
   /* ES_VIEW_INSERT, ES_VIEW_UPSERT or ES_VIEW_DELETE one row of table. */
   es_status (*write)(void *self, const char *table, int op, const es_field *cols, size_t n, es_error *err);
-  /* The row whose columns equal cols, as a JSON object (es_mem_alloc'd); *row NULL when none. */
-  es_status (*find)(void *self, const char *table, const es_field *cols, size_t n, char **row, size_t *len,
+  /* The latest row whose columns equal cols: each of its columns put on row (es_builder_put,
+  ** which the caller has emptied; SQL's INTEGER as INT, REAL as REAL, NULL as NULL, anything
+  ** else as TEXT) and *found 1; *found 0 when there is none. A column the builder refuses (its
+  ** failure sticks in row->status) makes the row unreadable, which the caller reports. */
+  es_status (*find)(void *self, const char *table, const es_field *cols, size_t n, es_builder *row, int *found,
                     es_error *err);
 } es_view_store;
 

@@ -508,23 +508,28 @@ static es_status port_write(void *self, const char *table, int op, const es_fiel
   return es_error_set(err, ES_INVALID_ARGUMENT, "unknown view write operation %d", op);
 }
 
-/* One column of the current row as JSON. */
-static void column_json(es_jbuf *b, sqlite3_stmt *st, int i) {
+/* One column of the current row onto the caller's builder (which keeps a failure). */
+static void put_column(es_builder *row, sqlite3_stmt *st, int i) {
+  const char *name = sqlite3_column_name(st, i);
+  es_value v = {.kind = ES_VALUE_NULL};
   switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER: es_jbuf_int(b, sqlite3_column_int64(st, i)); break;
-    case SQLITE_FLOAT: es_jbuf_real(b, sqlite3_column_double(st, i)); break;
-    case SQLITE_NULL: es_jbuf_appendz(b, "null"); break;
+    case SQLITE_INTEGER: v.kind = ES_VALUE_INT, v.u.i = sqlite3_column_int64(st, i); break;
+    case SQLITE_FLOAT: v.kind = ES_VALUE_REAL, v.u.r = sqlite3_column_double(st, i); break;
+    case SQLITE_NULL: break;
     default: {
       const char *z = (const char *)sqlite3_column_text(st, i);
-      es_jbuf_string(b, z ? z : "", (size_t)sqlite3_column_bytes(st, i));
+      v.kind = ES_VALUE_TEXT;
+      v.u.text.s = z ? z : "";
+      v.u.text.n = z ? (size_t)sqlite3_column_bytes(st, i) : 0;
     }
   }
+  es_builder_put(row, name ? name : "", &v);
 }
 
-static es_status port_find(void *self, const char *table, const es_field *cols, size_t n, char **row, size_t *len,
+static es_status port_find(void *self, const char *table, const es_field *cols, size_t n, es_builder *row, int *found,
                            es_error *err) {
   es_store *s = self;
-  *row = 0;
+  *found = 0;
   es_view_cache *c = cache(s, err);
   vw_stmt *e = c ? statement(s, c, VW_FIND, table, cols, n, err) : 0;
   if (!e) return err->status;
@@ -532,19 +537,8 @@ static es_status port_find(void *self, const char *table, const es_field *cols, 
   es_status rc = ES_OK;
   int src = sqlite3_step(e->st);
   if (src == SQLITE_ROW) {
-    es_jbuf jb;
-    es_jbuf_init(&jb);
-    es_jbuf_appendz(&jb, "{");
-    for (int i = 0; i < sqlite3_column_count(e->st); i++) {
-      const char *name = sqlite3_column_name(e->st, i);
-      if (i) es_jbuf_appendz(&jb, ",");
-      es_jbuf_string(&jb, name ? name : "", name ? strlen(name) : 0);
-      es_jbuf_appendz(&jb, ":");
-      column_json(&jb, e->st, i);
-    }
-    es_jbuf_appendz(&jb, "}");
-    *row = es_jbuf_take(&jb, len);
-    if (!*row) rc = es_error_set(err, ES_NOMEM, 0);
+    for (int i = 0; i < sqlite3_column_count(e->st); i++) put_column(row, e->st, i);
+    *found = 1;
   } else if (src != SQLITE_DONE) {
     rc = es_store_error(s->db, src, "reading a row", err);
   }

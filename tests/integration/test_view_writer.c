@@ -4,7 +4,7 @@
 ** shape (schema, table, operation, columns in order) and reused; a table's primary key is read
 ** once; every value kind is bound as the JSON path bound it (NULL, 0/1, REAL or INTEGER, TEXT,
 ** INTEGER, a JSON value as its SQL value), checked against a copy of that path; find hands back
-** the latest row (also from a WITHOUT ROWID table); a schema change (DDL, and DDL after a rollback
+** typed columns (also from a WITHOUT ROWID table); a schema change (DDL, and DDL after a rollback
 ** that brings the schema version back to a number it had) drops what was cached; the temp schema
 ** switch writes the TEMP copy; the cache stays bounded, and es_store_flush leaves no statement.
 */
@@ -80,16 +80,14 @@ static void write_ok(wfx *w, const char *table, int op) {
   if (rc != ES_OK) fail_msg("write: %s: %s", es_status_name(rc), w->err.message ? w->err.message : "-");
 }
 
-/* Find by the builder's columns: the row as JSON (malloc'd), or NULL. */
-static char *find_row(wfx *w, const char *table) {
-  char *json = 0, *copy = 0;
-  size_t len = 0;
+/* Find by the builder's columns into out (es_builder_reset first); returns found. */
+static int find_row(wfx *w, const char *table, es_builder *out) {
+  int found = -1;
   es_error_clear(&w->err);
-  es_status rc = w->port.find(w->port.self, table, w->b.fields, w->b.n, &json, &len, &w->err);
+  es_builder_reset(out);
+  es_status rc = w->port.find(w->port.self, table, w->b.fields, w->b.n, out, &found, &w->err);
   if (rc != ES_OK) fail_msg("find: %s: %s", es_status_name(rc), w->err.message ? w->err.message : "-");
-  if (json) copy = strdup(json);
-  es_mem_free(json);
-  return copy;
+  return found;
 }
 
 static void stats_are(wfx *w, int statements, int64_t prepared, int64_t reused, int64_t dropped, int64_t key_reads) {
@@ -140,12 +138,12 @@ static void test_shapes_cached_and_reused(void **state) {
   es_set_text(row(&w), "id", "r3");
   write_ok(&w, "t", ES_VIEW_DELETE);
   stats_are(&w, 6, 6, 5, 0, 1);
+  es_builder found;
+  es_builder_init(&found);
   es_set_text(row(&w), "id", "r0");
-  char *found = find_row(&w, "t");
-  assert_str(found, "{\"id\":\"r0\",\"a\":10,\"b\":null}");
-  free(found);
+  assert_int_equal(find_row(&w, "t", &found), 1);
   es_set_text(row(&w), "id", "nobody");
-  assert_null(find_row(&w, "t"));
+  assert_int_equal(find_row(&w, "t", &found), 0);
   stats_are(&w, 7, 7, 6, 0, 1);
   /* A new port with the schema unchanged keeps everything. */
   new_port(&w);
@@ -156,6 +154,7 @@ static void test_shapes_cached_and_reused(void **state) {
   assert_int_equal(stats(&w).checks, 2);
   sdb_rows_are(w.db, "SELECT id, quote(a), quote(b) FROM t ORDER BY id",
                "r0|10|NULL\nr1|1|'y'\nr4|4|NULL\nr5|5|NULL\nr9|9|NULL\n");
+  es_builder_clear(&found);
   close_writer(&w);
 }
 
@@ -284,22 +283,45 @@ static void test_values_bound_as_the_json_path(void **state) {
   close_writer(&w);
 }
 
-static void test_find_latest_row(void **state) {
+static void test_find_hands_back_typed_columns(void **state) {
   wfx w;
   open_writer(&w, state);
   sdb_exec(w.db,
-           "CREATE TABLE f(id TEXT, i, r, n, t);"
-           "INSERT INTO f VALUES ('a', 1, 2.5, NULL, 'x'), ('a', 2, 100.0, NULL, 'caf\xc3\xa9');"
+           "CREATE TABLE f(id TEXT, i, r, n, t, bl);"
+           "INSERT INTO f VALUES ('a', 1, 2.5, NULL, 'x', x'00ff'), ('a', 2, 100.0, NULL, 'caf\xc3\xa9', x'41');"
            "CREATE TABLE wr(id TEXT PRIMARY KEY, v) WITHOUT ROWID; INSERT INTO wr VALUES ('k', 'w')");
+  es_builder found;
+  es_builder_init(&found);
   es_set_text(row(&w), "id", "a");
-  char *found = find_row(&w, "f"); /* the latest: largest rowid */
-  assert_str(found, "{\"id\":\"a\",\"i\":2,\"r\":100,\"n\":null,\"t\":\"caf\xc3\xa9\"}");
-  free(found);
-  es_set_text(row(&w), "id", "k"); /* WITHOUT ROWID: no order to offer, found all the same */
-  found = find_row(&w, "wr");
-  assert_str(found, "{\"id\":\"k\",\"v\":\"w\"}");
-  free(found);
-  assert_int_equal(stats(&w).statements, 2);
+  assert_int_equal(find_row(&w, "f", &found), 1); /* the latest: largest rowid */
+  assert_int_equal(found.status, ES_OK);
+  assert_int_equal(found.n, 6);
+  static const char *const names[] = {"id", "i", "r", "n", "t", "bl"};
+  for (int i = 0; i < 6; i++) assert_str(found.fields[i].key, names[i]);
+  assert_int_equal(found.fields[1].v.kind, ES_VALUE_INT);
+  assert_int_equal(found.fields[1].v.u.i, 2);
+  assert_int_equal(found.fields[2].v.kind, ES_VALUE_REAL);
+  assert_true(found.fields[2].v.u.r == 100.0);
+  assert_int_equal(found.fields[3].v.kind, ES_VALUE_NULL);
+  assert_int_equal(found.fields[4].v.kind, ES_VALUE_TEXT);
+  assert_str(found.fields[4].v.u.text.s, "caf\xc3\xa9");
+  /* A blob comes back as its bytes, as text, which must be UTF-8. */
+  assert_int_equal(found.fields[5].v.kind, ES_VALUE_TEXT);
+  assert_str(found.fields[5].v.u.text.s, "A");
+  /* The other row's is not: the builder refuses it, which tells the domain the row cannot be read. */
+  es_set_text(row(&w), "id", "a");
+  es_set_int(&w.b, "i", 1);
+  assert_int_equal(find_row(&w, "f", &found), 1);
+  assert_int_equal(found.status, ES_INVALID_ARGUMENT);
+  /* WITHOUT ROWID: no order to offer, found all the same. */
+  es_set_text(row(&w), "id", "k");
+  assert_int_equal(find_row(&w, "wr", &found), 1);
+  assert_int_equal(found.n, 2);
+  assert_str(found.fields[1].v.u.text.s, "w");
+  es_set_text(row(&w), "id", "k");
+  assert_int_equal(find_row(&w, "wr", &found), 1);
+  assert_int_equal(stats(&w).statements, 3);
+  es_builder_clear(&found);
   close_writer(&w);
 }
 
@@ -366,12 +388,12 @@ static void test_temp_schema_switch(void **state) {
   es_set_text(row(&w), "k", "temp");
   es_set_int(&w.b, "v", 2);
   write_ok(&w, "c", ES_VIEW_UPSERT);
+  es_builder found;
+  es_builder_init(&found);
   es_set_text(row(&w), "k", "temp");
-  char *found = find_row(&w, "c");
-  assert_non_null(found);
-  free(found);
+  assert_int_equal(find_row(&w, "c", &found), 1);
   es_set_text(row(&w), "k", "main");
-  assert_null(find_row(&w, "c")); /* only the TEMP copy is seen */
+  assert_int_equal(find_row(&w, "c", &found), 0); /* only the TEMP copy is seen */
   w.s->view_schema = "main";
   new_port(&w);
   es_set_text(row(&w), "k", "main");
@@ -383,6 +405,7 @@ static void test_temp_schema_switch(void **state) {
   es_view_writer_stats st = stats(&w);
   assert_int_equal(st.key_reads, 2);
   assert_int_equal(st.statements, 5);
+  es_builder_clear(&found);
   close_writer(&w);
 }
 
@@ -430,7 +453,7 @@ int main(void) {
       T(test_shapes_cached_and_reused),
       T(test_upsert_and_write_errors),
       T(test_values_bound_as_the_json_path),
-      T(test_find_latest_row),
+      T(test_find_hands_back_typed_columns),
       T(test_schema_change_drops_the_cache),
       T(test_temp_schema_switch),
       T(test_bounded_and_flushed),

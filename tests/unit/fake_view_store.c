@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../ext/domain/json.h"
 #include "../../ext/domain/mem.h"
 #include "fake_view_store.h"
 
@@ -381,10 +382,26 @@ static es_status port_write(void *self, const char *table, int op, const es_fiel
   return finish(fs, fop, table, cols, n, rc, 0);
 }
 
-static es_status port_find(void *self, const char *table, const es_field *cols, size_t n, char **row, size_t *len,
+/* Put a stored column on the caller's row as SQLite would hand it back: an integer as INT, a
+** string as TEXT, null as NULL; anything else (a real, a nested value, text that is not JSON) as
+** JSON, which the builder checks (and refuses when it is not JSON: the row cannot be read back). */
+static void put_column(es_builder *row, const char *key, const char *json) {
+  es_json_doc *doc = 0;
+  es_value v = {.kind = ES_VALUE_JSON, .u.text = {json, strlen(json)}};
+  if (es_json_parse(json, strlen(json), &doc, 0) == ES_OK) {
+    const es_json *j = es_json_root(doc);
+    if (j->kind == ES_JSON_INT) v.kind = ES_VALUE_INT, v.u.i = j->u.i;
+    else if (j->kind == ES_JSON_NULL) v.kind = ES_VALUE_NULL;
+    else if (j->kind == ES_JSON_STRING) v.kind = ES_VALUE_TEXT, v.u.text.s = j->u.str.s, v.u.text.n = j->u.str.n;
+  }
+  es_builder_put(row, key, &v);
+  es_json_free(doc);
+}
+
+static es_status port_find(void *self, const char *table, const es_field *cols, size_t n, es_builder *row, int *found_out,
                            es_error *err) {
   fake_view_store *fs = self;
-  *row = 0;
+  *found_out = 0;
   fs->calls[FVS_FIND]++;
   es_status rc = injected(fs, FVS_FIND, err);
   if (rc != ES_OK) return finish(fs, FVS_FIND, table, cols, n, rc, 0);
@@ -394,13 +411,8 @@ static es_status port_find(void *self, const char *table, const es_field *cols, 
   for (size_t r = t->n_rows; !found && r > 0; r--)
     if (row_matches(&t->rows[r - 1], cols, n)) found = &t->rows[r - 1];
   if (found) {
-    sink count = {0};
-    put_row(&count, found);
-    sink s = {es_mem_alloc(count.len + 1), count.len + 1, 0, 0};
-    if (!s.buf) return finish(fs, FVS_FIND, table, cols, n, es_error_set(err, ES_NOMEM, 0), 0);
-    put_row(&s, found);
-    *row = s.buf;
-    if (len) *len = s.len;
+    for (size_t i = 0; i < found->n; i++) put_column(row, found->cols[i].key, found->cols[i].json);
+    *found_out = 1;
   }
   return finish(fs, FVS_FIND, table, cols, n, ES_OK, found);
 }

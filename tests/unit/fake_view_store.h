@@ -6,9 +6,10 @@
 ** (ext/store/view_writer.c) where the port says how: insert appends a row (and refuses a second
 ** row with the same primary key), upsert updates the set columns of the row with the same key or
 ** appends one, delete removes every row whose set columns all match, find returns the most
-** recently appended matching row as a JSON object. It records every call (per-operation counts
-** and a text log of the calls with their columns) and can be told to fail an operation with a
-** given es_status, message and native code. Its rows go through es_mem_* (so fake_mem's failure
+** recently appended matching row, typed as SQLite hands it back (an integer as INT, a string as
+** TEXT, null as NULL, any other value as JSON). It records every call (per-operation counts and a
+** text log of the calls with their columns) and can be told to fail an operation with a given
+** es_status, message and native code. Its rows go through es_mem_* (so fake_mem's failure
 ** injection reaches it too); its call log and dumps are fixed buffers and never allocate.
 */
 #ifndef ES_FAKE_VIEW_STORE_H

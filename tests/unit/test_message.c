@@ -5,7 +5,8 @@
 ** complaints; command and event handles; the object builder (every setter, set twice keeps the
 ** last, es_set_json validates, failures stick, NULL builders give ES_MISUSE), its typed fields
 ** (each setter's kind and value, reset keeping memory, the byte block growing) and its JSON byte for
-** byte what the setters used to write; es_emit and
+** byte what the setters used to write; rows read back (typed columns) answering every getter like
+** the same row as JSON, with the same complaints; es_emit and
 ** es_reject with their error formatting; and out of memory in the builder and in es_reject.
 */
 #include <stdarg.h>
@@ -685,6 +686,123 @@ static void test_builder_json_identical(void **state) {
   }
 }
 
+/* ----------------------- Rows read back ----------------------- */
+
+/* A row (typed columns) and the same row as a parsed JSON object must answer every getter alike:
+** the same status, value and complaint. The row answers from its typed values where it can. */
+static void test_row_getters_match_json(void **state) {
+  (void)state;
+  es_row row;
+  es_row_init(&row);
+  es_value v;
+#define PUT(k, ...)                                    \
+  do {                                                 \
+    es_value tmp = {__VA_ARGS__};                      \
+    v = tmp;                                           \
+    assert_int_equal(es_builder_put(&row.cols, k, &v), ES_OK); \
+  } while (0)
+  PUT("int", .kind = ES_VALUE_INT, .u.i = 42);
+  PUT("neg", .kind = ES_VALUE_INT, .u.i = INT64_MIN);
+  PUT("whole", .kind = ES_VALUE_REAL, .u.r = 100.0);
+  PUT("negzero", .kind = ES_VALUE_REAL, .u.r = -0.0);
+  PUT("half", .kind = ES_VALUE_REAL, .u.r = 1.5);
+  PUT("e18", .kind = ES_VALUE_REAL, .u.r = 1e18);
+  PUT("e20", .kind = ES_VALUE_REAL, .u.r = 1e20);
+  PUT("inf", .kind = ES_VALUE_REAL, .u.r = INFINITY);
+  PUT("text", .kind = ES_VALUE_TEXT, .u.text = {"hello", 5});
+  PUT("digits", .kind = ES_VALUE_TEXT, .u.text = {"12", 2});
+  PUT("nul", .kind = ES_VALUE_TEXT, .u.text = {"a\0b", 3});
+  PUT("esc", .kind = ES_VALUE_TEXT, .u.text = {"q\"\n", 3});
+  PUT("null", .kind = ES_VALUE_NULL);
+  PUT("bool", .kind = ES_VALUE_BOOL, .u.i = 1);
+  PUT("json", .kind = ES_VALUE_JSON, .u.text = {"[1,{\"a\":2}]", 11});
+  PUT("jstr", .kind = ES_VALUE_JSON, .u.text = {"\"x\"", 3});
+#undef PUT
+  static const char *const keys[] = {"int", "neg", "whole", "negzero", "half", "e18", "e20", "inf", "text", "digits",
+                                     "nul", "esc", "null", "bool", "json", "jstr", "missing"};
+  char *text = 0;
+  size_t len = 0;
+  assert_int_equal(es_builder_to_json(&row.cols, &text, &len), ES_OK);
+  reader r;
+  reader_open(&r, text, "row");
+  char *row_complaint = 0;
+  es_object o;
+  es_object_init_row(&o, &row, "row", &row_complaint);
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+    const char *key = keys[k];
+    for (int g = 0; g < 7; g++) {
+      es_mem_free(r.complaint);
+      es_mem_free(row_complaint);
+      r.complaint = row_complaint = 0;
+      int64_t i1 = -1, i2 = -1;
+      double d1 = -1, d2 = -1;
+      int b1 = -1, b2 = -1;
+      const char *s1 = 0, *s2 = 0;
+      size_t n1 = 0, n2 = 0;
+      es_status rc1 = ES_OK, rc2 = ES_OK;
+      switch (g) {
+        case 0: rc1 = (es_status)es_has(&r.obj, key), rc2 = (es_status)es_has(&o, key); break;
+        case 1: rc1 = es_get_int(&r.obj, key, &i1), rc2 = es_get_int(&o, key, &i2); break;
+        case 2: rc1 = es_get_real(&r.obj, key, &d1), rc2 = es_get_real(&o, key, &d2); break;
+        case 3: rc1 = es_get_bool(&r.obj, key, &b1), rc2 = es_get_bool(&o, key, &b2); break;
+        case 4: rc1 = es_get_text(&r.obj, key, &s1, 0), rc2 = es_get_text(&o, key, &s2, 0); break;
+        case 5: rc1 = es_get_text(&r.obj, key, &s1, &n1), rc2 = es_get_text(&o, key, &s2, &n2); break;
+        default: rc1 = es_get_json(&r.obj, key, &s1, &n1), rc2 = es_get_json(&o, key, &s2, &n2); break;
+      }
+      if (rc1 != rc2 || i1 != i2 || memcmp(&d1, &d2, sizeof d1) != 0 || b1 != b2 || n1 != n2 || !s1 != !s2 ||
+          (s1 && memcmp(s1, s2, n1 ? n1 : strlen(s1) + 1) != 0) || !r.complaint != !row_complaint ||
+          (r.complaint && strcmp(r.complaint, row_complaint) != 0))
+        fail_msg("key %s getter %d: JSON %d/%s, row %d/%s", key, g, rc1, r.complaint ? r.complaint : "-", rc2,
+                 row_complaint ? row_complaint : "-");
+    }
+  }
+  /* Integers and text came from the typed columns: no JSON was made for them. */
+  es_row_reset(&row);
+  assert_null(row.doc);
+  v.kind = ES_VALUE_INT, v.u.i = 5;
+  assert_int_equal(es_builder_put(&row.cols, "a", &v), ES_OK);
+  v.kind = ES_VALUE_TEXT, v.u.text.s = "t", v.u.text.n = 1;
+  assert_int_equal(es_builder_put(&row.cols, "b", &v), ES_OK);
+  int64_t iv;
+  double dv;
+  const char *sv;
+  assert_int_equal(es_get_int(&o, "a", &iv), ES_OK);
+  assert_int_equal(es_get_real(&o, "a", &dv), ES_OK);
+  assert_int_equal(es_get_text(&o, "b", &sv, 0), ES_OK);
+  assert_true(es_has(&o, "b") && !es_has(&o, "c"));
+  assert_int_equal(es_get_int(&o, "c", &iv), ES_INVALID_PAYLOAD);
+  assert_str(row_complaint, "row field 'c' is missing");
+  assert_null(row.doc);
+  assert_int_equal(es_get_int(&o, "b", &iv), ES_INVALID_PAYLOAD); /* a complaint needs the JSON kind */
+  assert_str(row_complaint, "row field 'b' must be an integer, got string");
+  assert_non_null(row.doc);
+  es_mem_free(row_complaint);
+  es_mem_free(text);
+  reader_close(&r);
+  es_row_clear(&row);
+}
+
+/* A row's JSON cannot be made: the getter says ES_NOMEM, and a later call can succeed. */
+static void test_row_getter_oom(void **state) {
+  (void)state;
+  for (long n = 0;; n++) {
+    es_row row;
+    es_row_init(&row);
+    es_value v = {.kind = ES_VALUE_TEXT, .u.text = {"x", 1}};
+    assert_int_equal(es_builder_put(&row.cols, "t", &v), ES_OK);
+    es_object o;
+    es_object_init_row(&o, &row, "row", 0);
+    int64_t out;
+    fake_mem_fail_after(n);
+    es_status rc = es_get_int(&o, "t", &out);
+    fake_mem_fail_after(-1);
+    es_row_clear(&row);
+    assert_int_equal(fake_mem_live(), live_at_start);
+    if (rc == ES_INVALID_PAYLOAD) break;
+    assert_int_equal(rc, ES_NOMEM);
+  }
+}
+
 /* ----------------------- Emitting and rejecting ----------------------- */
 
 typedef struct emit_fx {
@@ -911,6 +1029,8 @@ int main(void) {
       T(test_builder_keeps_types),
       T(test_builder_bytes_grow),
       T(test_builder_json_identical),
+      T(test_row_getters_match_json),
+      T(test_row_getter_oom),
       T(test_reject_formatting),
       T(test_error_format),
       T(test_emit),

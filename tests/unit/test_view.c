@@ -4,7 +4,8 @@
 ** es.h's inline functions. The fold sees the whole event (type, version, position, aggregate type
 ** and id, recorded_at, data and metadata fields; absent metadata or data is an empty object);
 ** insert, upsert and delete reach the port with exactly the columns set (each es_view_row() a new
-** row), find hands back the row as an object readable with es_get_*; every failure has its kind
+** row), typed as they were set; find hands back the row (typed columns) as an object readable
+** with es_get_*, valid until the next find; every failure has its kind
 ** and exact message, prefixed with the view and the event (no column set, invalid column values,
 ** unknown operation, failures of the port propagated with their native code, a fold giving up
 ** after a getter's complaint, malformed stored data and rows); and out of memory at every
@@ -844,6 +845,124 @@ static void test_malformed_row(void **state) {
   vfx_close(&x);
 }
 
+/* ----------------------- typed values through the port ----------------------- */
+
+/* A port that keeps what it was given and hands back a row of typed columns. */
+typedef struct typed_port {
+  es_view_store port;
+  es_value got[8];
+  char keys[8][16];
+  char texts[8][32];
+  size_t n;
+  int op;
+  int bad_text; /* find puts text that is not UTF-8 */
+} typed_port;
+
+static es_status typed_write(void *self, const char *table, int op, const es_field *cols, size_t n, es_error *err) {
+  typed_port *t = self;
+  (void)table, (void)err;
+  t->op = op;
+  t->n = n;
+  for (size_t i = 0; i < n && i < 8; i++) {
+    t->got[i] = cols[i].v;
+    snprintf(t->keys[i], sizeof t->keys[i], "%s", cols[i].key);
+    if (cols[i].v.kind == ES_VALUE_TEXT || cols[i].v.kind == ES_VALUE_JSON) {
+      memcpy(t->texts[i], cols[i].v.u.text.s, cols[i].v.u.text.n < 31 ? cols[i].v.u.text.n + 1 : 32);
+      t->got[i].u.text.s = t->texts[i];
+    }
+  }
+  return ES_OK;
+}
+
+static es_status typed_find(void *self, const char *table, const es_field *cols, size_t n, es_builder *row, int *found,
+                            es_error *err) {
+  typed_port *t = self;
+  (void)table, (void)cols, (void)n, (void)err;
+  es_value v = {.kind = ES_VALUE_INT, .u.i = 41};
+  es_builder_put(row, "count", &v);
+  v.kind = ES_VALUE_REAL, v.u.r = 2.5;
+  es_builder_put(row, "rate", &v);
+  v.kind = ES_VALUE_TEXT, v.u.text.s = t->bad_text ? "caf\xff" : "ada", v.u.text.n = t->bad_text ? 4 : 3;
+  es_builder_put(row, "owner", &v);
+  v.kind = ES_VALUE_NULL;
+  es_builder_put(row, "closed", &v);
+  *found = 1;
+  return ES_OK;
+}
+
+/* Sets one column of each kind, finds, writes again, and reads the found row after the write. */
+static es_status typed_fold(probe *p, const es_event *ev, es_view_writer *out) {
+  const es_object *row = 0;
+  const char *owner;
+  es_builder *b = es_view_row(out);
+  (void)ev;
+  es_set_int(b, "i", -3);
+  es_set_real(b, "r", 0.5);
+  es_set_bool(b, "b", 7);
+  es_set_text(b, "t", "x\"y");
+  es_set_null(b, "n");
+  es_set_json(b, "j", "[1, 2]");
+  keep(p, es_view_insert(out));
+  es_set_text(es_view_row(out), "id", "a");
+  keep(p, es_view_find(out, &row));
+  if (!row) return p->st[p->n_st - 1];
+  es_set_text(es_view_row(out), "id", "b");
+  keep(p, es_view_delete(out)); /* the found row stays readable until the next find */
+  keep(p, es_get_int(row, "count", &p->row_balance));
+  keep(p, es_get_real(row, "rate", &p->rate));
+  keep(p, es_get_text(row, "owner", &owner, 0));
+  if (p->st[p->n_st - 1] == ES_OK) copy(p->row_owner, sizeof p->row_owner, owner);
+  p->has_missing = es_has(row, "closed");
+  return ES_OK;
+}
+
+static void test_port_gets_typed_values(void **state) {
+  (void)state;
+  vfx x;
+  vfx_open(&x, typed_fold);
+  typed_port t;
+  memset(&t, 0, sizeof(t));
+  t.port.self = &t;
+  t.port.write = typed_write;
+  t.port.find = typed_find;
+  es_view_event e = sample_event();
+  assert_int_equal(es_view_apply(x.view, &t.port, &e, &x.err), ES_OK);
+  /* The last write was the delete; the insert before it is checked by the second run below. */
+  assert_int_equal(t.op, ES_VIEW_DELETE);
+  assert_int_equal(t.n, 1);
+  assert_str(t.keys[0], "id");
+  assert_int_equal(x.p.n_st, 6);
+  for (int i = 0; i < 6; i++) assert_int_equal(x.p.st[i], ES_OK);
+  assert_int_equal(x.p.row_balance, 41);
+  assert_true(x.p.rate == 2.5);
+  assert_str(x.p.row_owner, "ada");
+  assert_int_equal(x.p.has_missing, 1);
+
+  /* Again, with a row whose text the builder refuses: it cannot be read back, so the fold stops
+  ** after the insert, whose columns arrived typed as they were set. */
+  t.bad_text = 1;
+  es_error_clear(&x.err);
+  assert_int_equal(es_view_apply(x.view, &t.port, &e, &x.err), ES_STORAGE);
+  assert_str(x.err.message, PREFIX "a row could not be read back");
+  assert_int_equal(t.op, ES_VIEW_INSERT);
+  assert_int_equal(t.n, 6);
+  static const char *const keys[] = {"i", "r", "b", "t", "n", "j"};
+  for (int i = 0; i < 6; i++) assert_str(t.keys[i], keys[i]);
+  assert_int_equal(t.got[0].kind, ES_VALUE_INT);
+  assert_int_equal(t.got[0].u.i, -3);
+  assert_int_equal(t.got[1].kind, ES_VALUE_REAL);
+  assert_true(t.got[1].u.r == 0.5);
+  assert_int_equal(t.got[2].kind, ES_VALUE_BOOL);
+  assert_int_equal(t.got[2].u.i, 1);
+  assert_int_equal(t.got[3].kind, ES_VALUE_TEXT);
+  assert_int_equal(t.got[3].u.text.n, 3);
+  assert_str(t.got[3].u.text.s, "x\"y");
+  assert_int_equal(t.got[4].kind, ES_VALUE_NULL);
+  assert_int_equal(t.got[5].kind, ES_VALUE_JSON);
+  assert_str(t.got[5].u.text.s, "[1, 2]");
+  vfx_close(&x);
+}
+
 /* ----------------------- out of memory ----------------------- */
 
 /* Everything that allocates: parsing, getters, find (parse of the row), builders, the store. */
@@ -968,6 +1087,7 @@ int main(void) {
       T(test_malformed_stored_data),
       T(test_malformed_stored_data_messages),
       T(test_malformed_row),
+      T(test_port_gets_typed_values),
       T(test_oom_loop),
       T(test_oom_getter_failure),
       T(test_oom_port_failure),
