@@ -426,9 +426,10 @@ static int bind_real(sqlite3_stmt *st, int i, double d) {
       es_jbuf b;
       es_jbuf_init(&b);
       es_jbuf_real(&b, d);
-      if (es_jbuf_status(&b) != ES_OK) return SQLITE_NOMEM;
-      whole = !strpbrk(b.z, ".eE");
+      int ok = es_jbuf_status(&b) == ES_OK;
+      whole = ok && !strpbrk(b.z, ".eE");
       es_jbuf_reset(&b);
+      if (!ok) return SQLITE_NOMEM;
     }
     if (whole) return sqlite3_bind_int64(st, i, (sqlite3_int64)d);
   }
@@ -493,6 +494,7 @@ static es_status run(es_store *s, es_view_cache *c, vw_kind kind, const char *ta
 
 static es_status port_write(void *self, const char *table, int op, const es_field *cols, size_t n, es_error *err) {
   es_store *s = self;
+  if (n == 0) return es_error_set(err, ES_INVALID_ARGUMENT, "no column was set on the row");
   es_view_cache *c = cache(s, err);
   if (!c) return err->status;
   switch (op) {
@@ -530,6 +532,7 @@ static es_status port_find(void *self, const char *table, const es_field *cols, 
                            es_error *err) {
   es_store *s = self;
   *found = 0;
+  if (n == 0) return es_error_set(err, ES_INVALID_ARGUMENT, "no column was set on the row");
   es_view_cache *c = cache(s, err);
   vw_stmt *e = c ? statement(s, c, VW_FIND, table, cols, n, err) : 0;
   if (!e) return err->status;

@@ -181,6 +181,9 @@ static void test_upsert_and_write_errors(void **state) {
   assert_str(w.err.message, "preparing a statement: no such table: main.nope (1)");
   es_set_int(row(&w), "x", 1);
   assert_int_equal(write_row(&w, "two", 99), ES_INVALID_ARGUMENT);
+  row(&w); /* no column */
+  assert_int_equal(write_row(&w, "two", ES_VIEW_INSERT), ES_INVALID_ARGUMENT);
+  assert_str(w.err.message, "no column was set on the row");
   assert_int_equal(stats(&w).statements, 3);
   close_writer(&w);
 }
