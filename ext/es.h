@@ -101,7 +101,7 @@ typedef struct es_event_handler {
 } es_event_handler;
 
 typedef struct es_aggregate_type {
-  int iVersion; /* 1 */
+  int iVersion; /* 1, or 2 to set the members below the marker */
   const char *name;
   size_t state_size;
   es_status (*xInit)(void *user, void *state);        /* optional: initial state (else zeroes) */
@@ -113,6 +113,10 @@ typedef struct es_aggregate_type {
   es_status (*xStateToJson)(void *user, const void *state, es_builder *out); /* optional */
   es_status (*xStateFromJson)(void *user, void *state, const es_object *in); /* optional */
   /* below: iVersion >= 2 */
+  /* Snapshots: a name for how this code folds events into a state ("1", "2024-06"). Change it
+  ** whenever evolve or the state's layout changes: a snapshot taken under another is never used.
+  ** Snapshots need it, xStateToJson and xStateFromJson; NULL: no snapshots of this type. */
+  const char *state_version;
 } es_aggregate_type;
 
 /* ======================= View (read model) types ======================= */

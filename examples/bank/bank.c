@@ -126,7 +126,7 @@ static es_status closed(void *user, void *state, const es_event *ev) {
   return ES_OK;
 }
 
-/* ---- state as JSON, for es_state() ---- */
+/* ---- state as JSON, for es_state() and snapshots ---- */
 
 static es_status to_json(void *user, const void *state, es_builder *out) {
   const account *a = state;
@@ -135,6 +135,24 @@ static es_status to_json(void *user, const void *state, es_builder *out) {
   es_set_text(out, "status", names[a->status]);
   if (a->status != ACCOUNT_NONE) es_set_text(out, "owner", a->owner);
   return es_set_int(out, "balance", a->balance);
+}
+
+/* A snapshot's state, as to_json wrote it. */
+static es_status from_json(void *user, void *state, const es_object *in) {
+  static const char *const names[] = {"none", "open", "closed"};
+  account *a = state;
+  const char *status, *owner = "";
+  (void)user;
+  es_status rc = es_get_text(in, "status", &status, 0);
+  if (rc == ES_OK) rc = es_get_int(in, "balance", &a->balance);
+  if (rc == ES_OK && es_has(in, "owner")) rc = es_get_text(in, "owner", &owner, 0);
+  if (rc != ES_OK) return rc;
+  if (strlen(owner) > OWNER_MAX) return ES_INVALID_PAYLOAD;
+  a->status = ACCOUNT_NONE;
+  for (int i = 0; i < 3; i++)
+    if (strcmp(status, names[i]) == 0) a->status = (account_status)i;
+  memcpy(a->owner, owner, strlen(owner) + 1);
+  return ES_OK;
 }
 
 static const es_command_handler commands[] = {
@@ -152,7 +170,7 @@ static const es_event_handler events[] = {
 };
 
 static const es_aggregate_type account_type = {
-    .iVersion = 1,
+    .iVersion = 2,
     .name = "account",
     .state_size = sizeof(account),
     .commands = commands,
@@ -160,6 +178,8 @@ static const es_aggregate_type account_type = {
     .events = events,
     .n_events = sizeof(events) / sizeof(events[0]),
     .xStateToJson = to_json,
+    .xStateFromJson = from_json,
+    .state_version = "1", /* change it whenever evolve or the state changes: older snapshots are then unused */
 };
 
 ES_API int sqlite3_bank_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {

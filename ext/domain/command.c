@@ -147,28 +147,83 @@ static es_status render_events(es_emitter *em, es_state *st, es_new_event *out, 
   return ES_OK;
 }
 
-/* The aggregate's state: the cached one when its version is not ahead of the stream's (then only
-** the events after it are folded), else folded from the whole stream. */
-static es_status load_state(es_state *st, const es_agg *agg, const es_event_store *store, es_state_cache *cache,
-                            const char *aggregate_id, es_error *err) {
-  if (cache && es_state_cache_take(cache, agg, aggregate_id, st)) {
-    int64_t version = 0;
-    es_status rc = store->stream_version(store->self, agg->def.name, aggregate_id, &version, err);
-    if (rc == ES_OK && version >= st->version) return es_state_catch_up(st, store, err);
-    es_state_free(st); /* ahead of the stream: folded from events a rollback took away */
-    memset(st, 0, sizeof(*st));
-    if (rc != ES_OK) return rc;
+/* The stream's snapshot under the type's fingerprint, made into a state, when it is not ahead of the
+** stream; 0 when there is none to use (an unreadable one is only a fold from the start). */
+static int from_snapshot(es_state *st, const es_agg *agg, const es_event_store *store, const es_snapshot_store *snaps,
+                         int64_t stream_version, const char *aggregate_id, es_status *rc, es_error *err) {
+  char *json = 0;
+  size_t len = 0;
+  int found = 0;
+  int64_t version = 0;
+  (void)store;
+  *rc = snaps->load(snaps->self, agg->def.name, aggregate_id, agg->fingerprint, &found, &version, &json, &len, err);
+  int used = 0;
+  if (*rc == ES_OK && found && version >= 1 && version <= stream_version) {
+    es_error ignored = {0};
+    if (es_state_from_json(st, agg, aggregate_id, version, json, len, &ignored) == ES_OK) {
+      used = 1;
+    } else {
+      if (ignored.status == ES_NOMEM) *rc = es_error_set(err, ES_NOMEM, 0);
+      es_state_free(st);
+      memset(st, 0, sizeof(*st));
+    }
+    es_error_clear(&ignored);
   }
+  es_mem_free(json);
+  return used;
+}
+
+/* The aggregate's state: the cached one, or the snapshot, when not ahead of the stream (then only the
+** events after it are folded); else folded from the whole stream. */
+static es_status load_state(es_state *st, const es_agg *agg, const es_event_store *store, const es_command_env *env,
+                            const char *aggregate_id, es_error *err) {
+  int64_t version = 0;
+  int cached = env && env->cache && es_state_cache_take(env->cache, agg, aggregate_id, st);
+  int snapshots = env && env->snapshots && agg->fingerprint[0];
+  es_status rc = ES_OK;
+  if ((cached || snapshots) && (rc = store->stream_version(store->self, agg->def.name, aggregate_id, &version, err)) != ES_OK) {
+    if (cached) es_state_free(st), memset(st, 0, sizeof(*st));
+    return rc;
+  }
+  if (cached && version >= st->version) return es_state_catch_up(st, store, err);
+  if (cached) { /* ahead of the stream: folded from events a rollback took away */
+    es_state_free(st);
+    memset(st, 0, sizeof(*st));
+  }
+  if (snapshots && version > 0 && from_snapshot(st, agg, store, env->snapshots, version, aggregate_id, &rc, err))
+    return es_state_catch_up(st, store, err);
+  if (rc != ES_OK) return rc;
   return es_state_load(st, agg, store, aggregate_id, err);
+}
+
+/* Take a snapshot when the command's events cross a multiple of snapshot_every. A state that
+** cannot be written as JSON is simply not snapshotted; a failure to store it fails the command. */
+static es_status maybe_snapshot(const es_state *st, int64_t before, const es_command_env *env, es_error *err) {
+  const es_agg *agg = st->agg;
+  int64_t every = env ? env->snapshot_every : 0;
+  if (!env || !env->snapshots || !agg->fingerprint[0] || every <= 0 || st->version / every == before / every)
+    return ES_OK;
+  char *json = 0;
+  es_error ignored = {0};
+  es_status rc = es_state_to_json(st, &json, &ignored);
+  es_error_clear(&ignored);
+  if (rc == ES_OK)
+    rc = env->snapshots->save(env->snapshots->self, agg->def.name, st->aggregate_id, agg->fingerprint, st->version,
+                              json, strlen(json), err);
+  else
+    rc = ES_OK;
+  es_mem_free(json);
+  return rc;
 }
 
 es_status es_command_run(const es_registry *reg, const es_event_store *store, const es_command_request *req,
                          es_command_result *res, es_error *err) {
-  return es_command_run_cached(reg, store, 0, req, res, err);
+  return es_command_run_with(reg, store, 0, req, res, err);
 }
 
-es_status es_command_run_cached(const es_registry *reg, const es_event_store *store, es_state_cache *cache,
-                                const es_command_request *req, es_command_result *res, es_error *err) {
+es_status es_command_run_with(const es_registry *reg, const es_event_store *store, const es_command_env *env,
+                              const es_command_request *req, es_command_result *res, es_error *err) {
+  es_state_cache *cache = env ? env->cache : 0;
   es_json_doc *payload = 0;
   es_options opts;
   es_state st = {0};
@@ -189,7 +244,7 @@ es_status es_command_run_cached(const es_registry *reg, const es_event_store *st
     rc = check_duplicate(store, req, opts.command_id, res, &found, err);
     if (rc != ES_OK || found) goto done;
   }
-  if ((rc = load_state(&st, agg, store, cache, req->aggregate_id, err)) != ES_OK) goto done;
+  if ((rc = load_state(&st, agg, store, env, req->aggregate_id, err)) != ES_OK) goto done;
   loaded = 1; /* a whole state: an evolve that failed half-way never gets here */
   if ((rc = check_expected(&opts, &st, err)) != ES_OK) goto done;
 
@@ -219,6 +274,7 @@ es_status es_command_run_cached(const es_registry *reg, const es_event_store *st
                           .command_id = opts.command_id};
   es_append_result out = {0};
   if ((rc = store->append(store->self, &ar, &out, err)) != ES_OK) goto done;
+  if ((rc = maybe_snapshot(&st, first_version - 1, env, err)) != ES_OK) goto done;
   res->version = st.version;
   res->position = out.last_position;
   res->n_events = (int64_t)em.n;

@@ -10,12 +10,14 @@
 #include <stdint.h>
 
 #include "../ports/event_store.h"
+#include "../ports/snapshot_store.h"
 #include "registry.h"
 #include "state_cache.h"
 
 #define ES_MAX_ID_BYTES 1000                 /* aggregate types, ids, command types */
 #define ES_DEFAULT_MAX_PAYLOAD_BYTES 1048576 /* payload and metadata */
 #define ES_OPTIONS_SLACK_BYTES 4096          /* options may exceed that limit by this much */
+#define ES_DEFAULT_SNAPSHOT_EVERY 100        /* a snapshot each time a stream passes a multiple of it */
 
 typedef struct es_command_request {
   const char *aggregate_type;
@@ -41,10 +43,16 @@ es_status es_command_check(const es_registry *reg, const es_command_request *req
 /* Decide and append one command. On failure nothing must be kept: the caller rolls back. */
 es_status es_command_run(const es_registry *reg, const es_event_store *store,
                          const es_command_request *req, es_command_result *res, es_error *err);
-/* The same with a state cache (NULL: none): the state comes from it when it can, and the state the
-** command leaves is staged in it; the caller commits or aborts the cache with its unit of work. */
-es_status es_command_run_cached(const es_registry *reg, const es_event_store *store, es_state_cache *cache,
-                                const es_command_request *req, es_command_result *res, es_error *err);
+/* What makes a command fast, all optional: a state cache (the state comes from it when it can, and
+** the state the command leaves is staged in it; the caller commits or aborts the cache with its unit
+** of work), and snapshots (read when the cache has nothing, taken every snapshot_every events). */
+typedef struct es_command_env {
+  es_state_cache *cache;
+  const es_snapshot_store *snapshots;
+  int64_t snapshot_every; /* 0: take none */
+} es_command_env;
+es_status es_command_run_with(const es_registry *reg, const es_event_store *store, const es_command_env *env,
+                              const es_command_request *req, es_command_result *res, es_error *err);
 
 /* The current state of an aggregate as JSON, and its version. */
 es_status es_aggregate_state_json(const es_registry *reg, const es_event_store *store,

@@ -1,4 +1,6 @@
 /* registry.c — checking, copying and finding aggregate types (registry.h). */
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "mem.h"
@@ -28,6 +30,7 @@ static void agg_free(es_agg *a) {
   es_mem_free((void *)a->def.commands);
   es_mem_free((void *)a->def.events);
   es_mem_free((char *)a->def.name);
+  es_mem_free((char *)a->def.state_version);
   if (a->xDestroy) a->xDestroy(a->user);
   es_mem_free(a);
 }
@@ -71,6 +74,9 @@ static es_status check_def(const es_aggregate_type *d, es_error *err) {
   if (!name_ok(d->name))
     return es_error_set(err, ES_INVALID_ARGUMENT,
                         "aggregate type name must be 1 to 200 bytes with no control characters");
+  if (d->iVersion >= 2 && d->state_version && !name_ok(d->state_version))
+    return es_error_set(err, ES_INVALID_ARGUMENT,
+                        "aggregate type '%s': state_version must be 1 to 200 bytes with no control characters", d->name);
   if (d->n_commands < 0 || d->n_events < 0 || (d->n_commands && !d->commands) ||
       (d->n_events && !d->events))
     return es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s': bad handler arrays", d->name);
@@ -105,11 +111,13 @@ static es_agg *agg_copy(const es_aggregate_type *d) {
   es_agg *a = es_mem_alloc(sizeof(*a));
   if (!a) return 0;
   memset(a, 0, sizeof(*a));
-  a->def = *d;
-  a->def.iVersion = 1;
+  /* An iVersion 1 definition ends before state_version: copy only what the caller's struct has. */
+  memcpy(&a->def, d, d->iVersion >= 2 ? sizeof(*d) : offsetof(es_aggregate_type, state_version));
+  a->def.iVersion = 2;
   a->def.name = 0;
   a->def.commands = 0;
   a->def.events = 0;
+  a->def.state_version = 0;
   es_command_handler *cmds = d->n_commands ? es_mem_alloc(sizeof(*cmds) * (size_t)d->n_commands) : 0;
   es_event_handler *evs = d->n_events ? es_mem_alloc(sizeof(*evs) * (size_t)d->n_events) : 0;
   a->def.commands = cmds;
@@ -121,6 +129,7 @@ static es_agg *agg_copy(const es_aggregate_type *d) {
   if ((d->n_commands && !cmds) || (d->n_events && !evs)) goto fail;
   a->def.name = es_mem_strdup(d->name);
   if (!a->def.name) goto fail;
+  if (d->iVersion >= 2 && d->state_version && !(a->def.state_version = es_mem_strdup(d->state_version))) goto fail;
   for (int i = 0; i < d->n_commands; i++) {
     cmds[i].decide = d->commands[i].decide;
     if (!(cmds[i].command_type = es_mem_strdup(d->commands[i].command_type))) goto fail;
@@ -135,6 +144,31 @@ fail:
   return 0;
 }
 
+/* FNV-1a 64 over len bytes, from h. */
+static uint64_t fnv(uint64_t h, const void *p, size_t len) {
+  for (size_t i = 0; i < len; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* The snapshot fingerprint of a copied definition (registry.h), or "" when it takes none. */
+static void fingerprint(es_agg *a) {
+  const es_aggregate_type *d = &a->def;
+  a->fingerprint[0] = 0;
+  if (!d->state_version || !d->xStateToJson || !d->xStateFromJson) return;
+  uint64_t h = 1469598103934665603ULL, size = (uint64_t)d->state_size;
+  h = fnv(h, d->name, strlen(d->name) + 1);
+  h = fnv(h, d->state_version, strlen(d->state_version) + 1);
+  h = fnv(h, &size, sizeof(size));
+  for (int i = 0; i < d->n_events; i++) {
+    char evolves = d->events[i].evolve != 0;
+    h = fnv(h, d->events[i].event_type, strlen(d->events[i].event_type) + 1);
+    h = fnv(h, &evolves, 1);
+  }
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++) a->fingerprint[i] = hex[(h >> (60 - 4 * i)) & 15];
+  a->fingerprint[16] = 0;
+}
+
 es_status es_registry_add(es_registry *r, const es_aggregate_type *def, void *user,
                           void (*xDestroy)(void *), es_error *err) {
   es_agg *a = 0;
@@ -143,6 +177,7 @@ es_status es_registry_add(es_registry *r, const es_aggregate_type *def, void *us
   a->user = user;
   a->xDestroy = xDestroy;
   a->generation = ++r->next_generation;
+  fingerprint(a);
   for (size_t i = 0; i < r->n; i++) {
     if (strcmp(r->aggs[i]->def.name, def->name) == 0) {
       agg_free(r->aggs[i]);

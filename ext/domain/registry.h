@@ -13,6 +13,9 @@ typedef struct es_agg {
   void *user;
   void (*xDestroy)(void *user);
   unsigned generation; /* changes when a type of this name is replaced (cached states expire) */
+  /* What a snapshot of this type must have been taken under: its name, state_version, state size
+  ** and events, hashed (hex); "" when it takes no snapshots (no state_version, or no state JSON). */
+  char fingerprint[17];
 } es_agg;
 
 typedef struct es_view {

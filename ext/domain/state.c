@@ -111,3 +111,31 @@ es_status es_state_to_json(const es_state *st, char **json, es_error *err) {
   if (rc != ES_OK) return es_error_set(err, rc, "state of aggregate type '%s' could not be written as JSON", agg->def.name);
   return ES_OK;
 }
+
+es_status es_state_from_json(es_state *st, const es_agg *agg, const char *aggregate_id, int64_t version,
+                             const char *json, size_t len, es_error *err) {
+  es_json_doc *doc = 0;
+  char *complaint = 0;
+  es_status rc = es_state_init(st, agg, aggregate_id, err);
+  if (rc != ES_OK) return rc;
+  if (!agg->def.xStateFromJson) {
+    rc = es_error_set(err, ES_INVALID_ARGUMENT, "aggregate type '%s' has no xStateFromJson callback", agg->def.name);
+    goto done;
+  }
+  rc = es_json_parse(json, len, &doc, &complaint);
+  if (rc == ES_OK && es_json_root(doc)->kind != ES_JSON_OBJECT) rc = ES_INVALID_PAYLOAD;
+  if (rc == ES_OK) {
+    es_object o;
+    es_object_init(&o, es_json_root(doc), "state", &complaint);
+    rc = agg->def.xStateFromJson(agg->user, st->data, &o);
+  }
+  if (rc == ES_NOMEM) rc = es_error_set(err, ES_NOMEM, 0);
+  else if (rc != ES_OK)
+    rc = es_error_set(err, rc, "state of %s '%s' could not be read from JSON: %s", agg->def.name, aggregate_id,
+                      complaint ? complaint : "xStateFromJson failed");
+  else st->version = version;
+done:
+  es_json_free(doc);
+  es_mem_free(complaint);
+  return rc;
+}

@@ -27,6 +27,9 @@ es_status es_state_load(es_state *st, const es_agg *agg, const es_event_store *s
 es_status es_state_apply(es_state *st, const char *type, int64_t version, int64_t position, const char *data,
                          size_t len, es_error *err);
 es_status es_state_to_json(const es_state *st, char **json, es_error *err);
+/* The state at `version` made from its JSON (a snapshot): xInit, then xStateFromJson. */
+es_status es_state_from_json(es_state *st, const es_agg *agg, const char *aggregate_id, int64_t version,
+                             const char *json, size_t len, es_error *err);
 void es_state_free(es_state *st);
 
 #endif

@@ -11,6 +11,7 @@ es_conn *es_conn_new(sqlite3 *db) {
   c->db = db;
   c->refs = 1;
   c->max_payload_bytes = ES_DEFAULT_MAX_PAYLOAD_BYTES;
+  c->snapshot_every = ES_DEFAULT_SNAPSHOT_EVERY;
   c->registry = es_registry_new();
   c->cache = es_state_cache_new(ES_DEFAULT_STATE_CACHE_ENTRIES);
   c->store = es_store_new(db);

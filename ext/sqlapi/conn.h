@@ -41,6 +41,7 @@ struct es_conn {
   es_txn_policy txn;
   es_api_impl api;
   sqlite3_int64 max_payload_bytes;
+  sqlite3_int64 snapshot_every; /* es_config('snapshot_every'): 0 takes no snapshots */
   int close_hook_connected; /* the es_aggregates table is connected: see aggregates_vtab.c */
   const char *running;      /* the sqlite-es call running on this connection (its SQL name), or NULL */
   es_sql_context *sql_context;       /* the running SQL decider's or evolver's context, or NULL */

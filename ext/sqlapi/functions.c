@@ -134,6 +134,13 @@ void es_config_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     if (set) c->max_payload_bytes = v;
     sqlite3_result_int64(ctx, c->max_payload_bytes);
+  } else if (name && strcmp(name, "snapshot_every") == 0) {
+    if (set && (v < 0 || v > 1000000000)) {
+      es_result_errorf(ctx, ES_INVALID_ARGUMENT, "es_config('snapshot_every', …) takes 0 to 1000000000 (events)");
+      return;
+    }
+    if (set) c->snapshot_every = v;
+    sqlite3_result_int64(ctx, c->snapshot_every);
   } else if (name && strcmp(name, "state_cache") == 0) {
     if (set && (v < 0 || v > 1000000000)) {
       es_result_errorf(ctx, ES_INVALID_ARGUMENT, "es_config('state_cache', …) takes 0 to 1000000000 (aggregate states kept)");
@@ -144,7 +151,7 @@ void es_config_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     es_state_cache_stats_get(c->cache, &stats);
     sqlite3_result_int64(ctx, (sqlite3_int64)stats.limit);
   } else {
-    es_result_errorf(ctx, ES_INVALID_ARGUMENT, "unknown setting '%s' (known: defensive, max_payload_bytes, state_cache)",
+    es_result_errorf(ctx, ES_INVALID_ARGUMENT, "unknown setting '%s' (known: defensive, max_payload_bytes, snapshot_every, state_cache)",
                      name ? name : "");
   }
 }

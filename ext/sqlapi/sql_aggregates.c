@@ -18,6 +18,7 @@
 #include "../domain/json.h"
 #include "../domain/mem.h"
 #include "../domain/message.h"
+#include "../domain/query.h"
 #include "conn.h"
 #include "errors.h"
 #include "functions.h"
@@ -88,6 +89,18 @@ static es_status copy_members(const char *json, size_t len, es_builder *b) {
   }
   es_json_free(doc);
   return rc;
+}
+
+/* A snapshot's state: the JSON object itself. */
+static es_status sql_state_from_json(void *user, void *state, const es_object *in) {
+  sql_state *st = state;
+  (void)user;
+  char *copy = es_mem_strndup(in->json->raw, in->json->raw_len);
+  if (!copy) return ES_NOMEM;
+  es_mem_free(st->json);
+  st->json = copy;
+  st->len = in->json->raw_len;
+  return ES_OK;
 }
 
 static es_status sql_state_to_json(void *user, const void *state, es_builder *out) {
@@ -251,6 +264,33 @@ static es_status load_handlers(es_conn *c, const char *aggregate, const char *ki
   return rc;
 }
 
+/*
+** What a snapshot of a SQL aggregate must have been taken under: a hash of its initial state, its
+** event types and each evolver (its event type, its view and the view's SQL as sqlite_schema keeps
+** it), as the type's state_version. A change to any evolver's view is a new fingerprint.
+*/
+static char *definition_version(es_conn *c, const sql_agg *a, const char *events) {
+  sqlite3_str *b = sqlite3_str_new(0);
+  es_error ignored = {0};
+  sqlite3_str_appendf(b, "%s%c%s%c", a->initial_state, 0, events, 0);
+  sqlite3_stmt *q = es_store_cached(c->store, sqlite3_mprintf("SELECT sql FROM main.sqlite_schema WHERE name = ?1"), &ignored);
+  for (int i = 0; i < a->n_evolvers; i++) {
+    const char *sql = "";
+    if (q) {
+      sqlite3_bind_text(q, 1, a->evolvers[i].view, -1, SQLITE_STATIC);
+      if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0)) sql = (const char *)sqlite3_column_text(q, 0);
+    }
+    sqlite3_str_appendf(b, "%s%c%s%c%s%c", a->evolvers[i].name, 0, a->evolvers[i].view, 0, sql, 0);
+    if (q) sqlite3_reset(q);
+  }
+  es_error_clear(&ignored);
+  int n = sqlite3_str_length(b);
+  char *text = sqlite3_str_finish(b);
+  char *version = text ? sqlite3_mprintf("sql-%lld", (long long)es_group_hash(text, (size_t)n)) : 0;
+  sqlite3_free(text);
+  return version;
+}
+
 /* Register one stored definition as an aggregate type of this connection. */
 static es_status register_definition(es_conn *c, const char *name, const char *initial, const char *events,
                                      es_error *err) {
@@ -277,7 +317,8 @@ static es_status register_definition(es_conn *c, const char *name, const char *i
   if (rc == ES_OK) {
     for (int i = 0; i < a->n_deciders; i++) cmds[i] = (es_command_handler){a->deciders[i].name, sql_decide};
     for (size_t i = 0; i < n_events; i++) evs[i] = (es_event_handler){es_json_root(doc)->u.arr.items[i]->u.str.s, sql_evolve};
-    es_aggregate_type def = {.iVersion = 1,
+    char *version = definition_version(c, a, events); /* NULL (no memory): no snapshots */
+    es_aggregate_type def = {.iVersion = 2,
                              .name = name,
                              .state_size = sizeof(sql_state),
                              .xInit = sql_init,
@@ -286,8 +327,11 @@ static es_status register_definition(es_conn *c, const char *name, const char *i
                              .n_commands = a->n_deciders,
                              .events = evs,
                              .n_events = (int)n_events,
-                             .xStateToJson = sql_state_to_json};
+                             .xStateToJson = sql_state_to_json,
+                             .xStateFromJson = sql_state_from_json,
+                             .state_version = version};
     rc = es_registry_add(c->registry, &def, a, sql_agg_free, err); /* frees a on failure */
+    sqlite3_free(version);
     a = 0;
   }
   sql_agg_free(a);

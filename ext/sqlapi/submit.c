@@ -63,7 +63,9 @@ typedef struct submit_work {
 static es_status run_command(es_conn *c, void *arg, es_error *err) {
   submit_work *w = arg;
   es_event_store port = es_store_port(c->store);
-  es_status rc = es_command_run_cached(c->registry, &port, c->cache, &w->req, w->res, err);
+  es_snapshot_store snapshots = es_store_snapshot_port(c->store);
+  es_command_env env = {.cache = c->cache, .snapshots = &snapshots, .snapshot_every = c->snapshot_every};
+  es_status rc = es_command_run_with(c->registry, &port, &env, &w->req, w->res, err);
   if (rc == ES_OK && w->res->n_events)
     rc = es_views_apply(c->store, c->registry, w->res->position - w->res->n_events, w->res->position, err);
   return rc;

@@ -225,6 +225,7 @@ static es_status upgrade(es_store *s, es_error *err) {
                                "upgrading the sqlite-es storage", err);
   if (rc == ES_OK && es_table_exists(s, ES_TABLE_VIEWS)) /* es_projections reads the last position given now */
     rc = es_store_exec(s, sqlite3_mprintf("%s", es_table(ES_TABLE_VIEWS)->extra), "upgrading the sqlite-es storage", err);
+  if (rc == ES_OK) rc = es_table_ensure(s, ES_TABLE_SNAPSHOTS, err);
   if (rc == ES_OK) rc = es_guards_repair(s, 0, 0, err);
   if (rc == ES_OK) {
     int src = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(position), 0) FROM main.es_events", -1, &q, 0);
@@ -298,6 +299,8 @@ es_status es_store_create(es_store *s, es_error *err) {
   s->created_pending = 1;
   es_status rc = ES_OK;
   for (int id = 0; rc == ES_OK && id <= ES_TABLE_META; id++) rc = es_table_create(s, (es_table_id)id, err);
+  /* Snapshots are taken inside commands, where creating a table would make a rollback abort a batch. */
+  if (rc == ES_OK) rc = es_table_create(s, ES_TABLE_SNAPSHOTS, err);
   if (rc == ES_OK) rc = set_meta(s, "format", ES_STORAGE_FORMAT, 0, err);
   if (rc == ES_OK) rc = set_meta(s, "last_position", 0, 0, err);
   if (rc != ES_OK) return rc;

@@ -122,11 +122,12 @@ static es_status guards_of(es_store *s, const char *table, const es_table_def *d
       rc = add_guard(list, n, table, w, name, guard_sql(name, ops[i], table, 1, msg), err);
     }
     sqlite3_free(msg);
-  } else if (def->style == ES_GUARD_ARMED) { /* a registry: every write by sqlite-es only */
+  } else if (def->style == ES_GUARD_ARMED || def->style == ES_GUARD_CACHE) { /* written by sqlite-es only */
     char *msg_write = sqlite3_mprintf("es: protected: %s %s: %s", table, def->why, def->advice_write);
-    char *msg_delete = sqlite3_mprintf("es: protected: %s %s: %s", table, def->why, def->advice_delete);
+    char *msg_delete = def->advice_delete ? sqlite3_mprintf("es: protected: %s %s: %s", table, def->why, def->advice_delete)
+                                          : 0;
     static const char *const ops[3] = {"INSERT", "UPDATE", "DELETE"}, *const suffix[3] = {"insert", "update", "delete"};
-    for (int i = 0; rc == ES_OK && i < 3; i++) {
+    for (int i = 0; rc == ES_OK && i < (def->style == ES_GUARD_CACHE ? 2 : 3); i++) {
       char *name = sqlite3_mprintf("%s_%s_guard", table, suffix[i]);
       rc = add_guard(list, n, table, w, name, guard_sql(name, ops[i], table, 1, i == 2 ? msg_delete : msg_write), err);
     }

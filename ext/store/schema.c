@@ -64,6 +64,12 @@ static const es_table_def tables[ES_TABLE_COUNT] = {
                                "change them with es_create_aggregate, es_create_decider and es_create_evolver",
                                "change them with es_create_aggregate, es_create_decider and es_create_evolver",
                                "es_sql_handlers"},
+    [ES_TABLE_SNAPSHOTS] = {"es_snapshots", "aggregate_type aggregate_id fingerprint version state recorded_at",
+                            "CREATE TABLE es_snapshots( aggregate_type TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
+                            " fingerprint TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, recorded_at"
+                            " TEXT NOT NULL, PRIMARY KEY (aggregate_type, aggregate_id, fingerprint)) WITHOUT ROWID",
+                            0, ES_GUARD_CACHE, "holds snapshots of aggregate states",
+                            "sqlite-es takes them (delete them at will: they only save time)", 0, "es_snapshots"},
 };
 
 const es_table_def *es_table(es_table_id id) { return &tables[id]; }

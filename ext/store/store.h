@@ -8,6 +8,7 @@
 
 #include "../domain/registry.h"
 #include "../ports/event_store.h"
+#include "../ports/snapshot_store.h"
 #include "../ports/view_store.h"
 #include "../sqlite_ext.h"
 
@@ -41,6 +42,8 @@ void es_store_begin_call(es_store *s);
 int es_store_wrote(const es_store *s);
 
 es_event_store es_store_port(es_store *s);
+/* The snapshot port (snapshots.c). */
+es_snapshot_store es_store_snapshot_port(es_store *s);
 /* Create the storage in the current transaction (the first append, or a view definition). */
 es_status es_store_create(es_store *s, es_error *err);
 

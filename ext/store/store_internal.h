@@ -64,13 +64,15 @@ typedef enum es_table_id {
   ES_TABLE_CHECKPOINTS,
   ES_TABLE_SQL_AGGREGATES,
   ES_TABLE_SQL_HANDLERS,
+  ES_TABLE_SNAPSHOTS,
   ES_TABLE_COUNT
 } es_table_id;
 
 typedef enum es_guard_style {
   ES_GUARD_LOG,  /* UPDATE and DELETE always refused, INSERT by the armed step */
   ES_GUARD_META, /* DELETE always refused, INSERT and UPDATE by the armed step */
-  ES_GUARD_ARMED /* every write by the armed step only */
+  ES_GUARD_ARMED, /* every write by the armed step only */
+  ES_GUARD_CACHE  /* INSERT and UPDATE by the armed step only; anyone may DELETE (snapshots) */
 } es_guard_style;
 
 typedef struct es_table_def {

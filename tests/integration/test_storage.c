@@ -46,6 +46,7 @@ static const char full_schema[] =
     "table|es_commands|es_commands\n"
     "table|es_events|es_events\n"
     "table|es_meta|es_meta\n"
+    "table|es_snapshots|es_snapshots\n"
     "trigger|es_commands_columns|es_commands\n"
     "trigger|es_commands_insert_guard|es_commands\n"
     "trigger|es_commands_no_delete|es_commands\n"
@@ -57,7 +58,10 @@ static const char full_schema[] =
     "trigger|es_meta_columns|es_meta\n"
     "trigger|es_meta_insert_guard|es_meta\n"
     "trigger|es_meta_no_delete|es_meta\n"
-    "trigger|es_meta_update_guard|es_meta\n";
+    "trigger|es_meta_update_guard|es_meta\n"
+    "trigger|es_snapshots_columns|es_snapshots\n"
+    "trigger|es_snapshots_insert_guard|es_snapshots\n"
+    "trigger|es_snapshots_update_guard|es_snapshots\n";
 
 /* ----------------------- creation ----------------------- */
 
@@ -515,7 +519,7 @@ static void test_defensive_on_at_load(void **state) {
   sdb_exec_fails(f->db, "SELECT es_config('defensive', 'off')", SQLITE_ERROR,
                  "es: invalid_argument: es_config value must be an integer, got text");
   sdb_exec_fails(f->db, "SELECT es_config('nope')", SQLITE_ERROR,
-                 "es: invalid_argument: unknown setting 'nope' (known: defensive, max_payload_bytes, state_cache)");
+                 "es: invalid_argument: unknown setting 'nope' (known: defensive, max_payload_bytes, snapshot_every, state_cache)");
   assert_int_equal(defensive(f->db), 1);
 }
 

@@ -101,7 +101,7 @@ static void test_begin_rollback_removes_everything(void **state) {
   assert_int_equal(sdb_int(f->db, OPEN_ACC1), 1);
   assert_int_equal(sdb_int(f->db, DEPOSIT_ACC1(100)), 2);
   assert_int_equal(sdb_int(f->db, VERSION_ACC1), 2);
-  assert_int_equal(sdb_es_objects(f->db), 17); /* 3 tables, 2 indexes, 12 triggers */
+  assert_int_equal(sdb_es_objects(f->db), 21); /* 4 tables, 2 indexes, 15 triggers */
   sdb_exec(f->db, "ROLLBACK");
   assert_no_transaction(f->db);
   sdb_dump_is(f->db, before);

@@ -219,6 +219,19 @@ static es_status account_to_json(void *user, const void *state, es_builder *out)
   return rc;
 }
 
+/* The state back from account_to_json's JSON (snapshots). */
+static es_status account_from_json(void *user, void *state, const es_object *in) {
+  account_state *s = state;
+  const char *owner = 0;
+  (void)user;
+  if (es_has(in, "owner") && es_get_text(in, "owner", &owner, 0) != ES_OK) owner = 0; /* null: no owner yet */
+  es_status rc = es_get_bool(in, "open", &s->open);
+  if (rc == ES_OK) rc = es_get_int(in, "balance", &s->balance);
+  if (rc == ES_OK) rc = es_get_int(in, "applied", &s->applied);
+  if (rc == ES_OK && owner && !(s->owner = es_mem_strdup(owner))) rc = ES_NOMEM;
+  return rc;
+}
+
 static const es_command_handler account_commands[] = {
     {"Open", decide_open},
     {"Deposit", decide_deposit},
@@ -243,7 +256,7 @@ static const es_event_handler account_events[] = {
 };
 
 static const es_aggregate_type account_type = {
-    .iVersion = 1,
+    .iVersion = 2,
     .name = "account",
     .state_size = sizeof(account_state),
     .xInit = account_init,
@@ -253,6 +266,8 @@ static const es_aggregate_type account_type = {
     .events = account_events,
     .n_events = (int)(sizeof(account_events) / sizeof(account_events[0])),
     .xStateToJson = account_to_json,
+    .xStateFromJson = account_from_json,
+    .state_version = "1",
 };
 
 const es_aggregate_type *sample_account_type(void) { return &account_type; }

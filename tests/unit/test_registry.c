@@ -123,27 +123,32 @@ static void test_definition_is_copied(void **state) {
   es_registry *r = new_registry();
   es_error err = {0};
   sample_user u = {0};
-  char name[16], cmd0[16], cmd1[16], ev0[16];
+  char name[16], cmd0[16], cmd1[16], ev0[16], version[16];
   strcpy(name, "temp");
+  strcpy(version, "v1");
   strcpy(cmd0, "Start");
   strcpy(cmd1, "Stop");
   strcpy(ev0, "Started");
   es_command_handler cmds[2] = {{cmd0, decide_stub}, {cmd1, decide_other}};
   es_event_handler evs[1] = {{ev0, evolve_stub}};
-  es_aggregate_type d = {.iVersion = 3, .name = name, .commands = cmds, .n_commands = 2, .events = evs, .n_events = 1};
+  es_aggregate_type d = {.iVersion = 3, .name = name, .commands = cmds, .n_commands = 2, .events = evs, .n_events = 1,
+                         .state_version = version};
   assert_int_equal(es_registry_add(r, &d, &u, sample_user_destroy, &err), ES_OK);
   /* The caller's definition goes away. */
   memset(name, 'z', sizeof(name) - 1);
   memset(cmd0, 'z', sizeof(cmd0) - 1);
   memset(cmd1, 'z', sizeof(cmd1) - 1);
   memset(ev0, 'z', sizeof(ev0) - 1);
+  memset(version, 'z', sizeof(version) - 1);
   memset(cmds, 0, sizeof(cmds));
   memset(evs, 0, sizeof(evs));
   memset(&d, 0, sizeof(d));
 
   const es_agg *a = es_registry_find(r, "temp");
   assert_non_null(a);
-  assert_int_equal(a->def.iVersion, 1); /* what this build understands of it */
+  assert_int_equal(a->def.iVersion, 2); /* what this build understands of it */
+  assert_string_equal(a->def.state_version, "v1");
+  assert_string_equal(a->fingerprint, ""); /* no state JSON: no snapshots */
   assert_ptr_not_equal(a->def.name, name);
   assert_int_equal(a->def.n_commands, 2);
   assert_int_equal(a->def.n_events, 1);

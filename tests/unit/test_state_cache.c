@@ -1,11 +1,14 @@
 /*
 ** test_state_cache.c — the cache of aggregate states (domain/state_cache.c) and the command loop
-** using it (es_command_run_cached) against the in-memory store: a state found is used only when
+** using it (es_command_run_with) against the in-memory store: a state found is used only when
 ** the stream has not moved behind it (a stream that went on is caught up, one that went back is
 ** folded again); the state a command leaves is cached only when its unit of work commits; a
 ** rejected command keeps the state it took, a command that failed after evolving loses it; a type
 ** registered anew never finds the old states; the limit evicts the least recently used (0 caches
-** nothing); out of memory only costs a fold. Every state made is cleared, nothing leaks.
+** nothing); out of memory only costs a fold. Snapshots through a fake snapshot port: taken when a
+** command's events cross a multiple of snapshot_every, used (with the events after them) when the
+** cache has nothing, under the type's fingerprint only and never ahead of the stream; an unreadable
+** one only costs a fold; a failing port fails the command. Every state made is cleared, nothing leaks.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,7 +67,8 @@ static es_status submit(const char *id, const char *cmd, const char *payload, in
                             .payload = payload,
                             .payload_len = payload ? strlen(payload) : 0};
   es_command_result res;
-  es_status rc = es_command_run_cached(F.reg, &F.fs->port, F.cache, &req, &res, err);
+  es_command_env env = {.cache = F.cache};
+  es_status rc = es_command_run_with(F.reg, &F.fs->port, &env, &req, &res, err);
   if (rc == ES_OK && commit) es_state_cache_commit(F.cache);
   else es_state_cache_abort(F.cache);
   return rc;
@@ -250,6 +254,124 @@ static void test_out_of_memory(void **state) {
   es_state_free(&st);
 }
 
+/* ----------------------- snapshots ----------------------- */
+
+/* One snapshot per stream and fingerprint, in memory. */
+typedef struct fake_snap {
+  char type[32], id[32], fp[32];
+  int64_t version;
+  char json[256];
+  int loads, saves;
+  es_status fail; /* every call fails with this when not ES_OK */
+} fake_snap;
+
+static fake_snap SNAP;
+
+static es_status snap_load(void *self, const char *type, const char *id, const char *fp, int *found, int64_t *version,
+                           char **state, size_t *len, es_error *err) {
+  fake_snap *f = self;
+  f->loads++;
+  *found = 0;
+  if (f->fail != ES_OK) return es_error_set(err, f->fail, "snapshot port failed");
+  if (strcmp(f->type, type) || strcmp(f->id, id) || strcmp(f->fp, fp)) return ES_OK;
+  if (!(*state = es_mem_strdup(f->json))) return es_error_set(err, ES_NOMEM, 0);
+  *len = strlen(f->json);
+  *version = f->version;
+  *found = 1;
+  return ES_OK;
+}
+
+static es_status snap_save(void *self, const char *type, const char *id, const char *fp, int64_t version,
+                           const char *state, size_t len, es_error *err) {
+  fake_snap *f = self;
+  f->saves++;
+  if (f->fail != ES_OK) return es_error_set(err, f->fail, "snapshot port failed");
+  snprintf(f->type, sizeof f->type, "%s", type);
+  snprintf(f->id, sizeof f->id, "%s", id);
+  snprintf(f->fp, sizeof f->fp, "%s", fp);
+  snprintf(f->json, sizeof f->json, "%.*s", (int)len, state);
+  f->version = version;
+  return ES_OK;
+}
+
+static es_status snap_submit(const char *id, const char *cmd, const char *payload, int64_t every, es_error *err) {
+  es_snapshot_store port = {.self = &SNAP, .load = snap_load, .save = snap_save};
+  es_command_env env = {.snapshots = &port, .snapshot_every = every};
+  es_command_request req = {.aggregate_type = "account", .aggregate_id = id, .command_type = cmd, .payload = payload,
+                            .payload_len = payload ? strlen(payload) : 0};
+  es_command_result res;
+  return es_command_run_with(F.reg, &F.fs->port, &env, &req, &res, err);
+}
+
+static void snap_ok(const char *id, const char *cmd, const char *payload, int64_t every) {
+  es_error err = {0};
+  if (snap_submit(id, cmd, payload, every, &err) != ES_OK)
+    fail_msg("%s failed: %s", cmd, err.message ? err.message : es_status_name(err.status));
+}
+
+static void test_snapshots_taken_and_used(void **state) {
+  (void)state;
+  memset(&SNAP, 0, sizeof(SNAP));
+  snap_ok("a1", "Open", "{\"owner\":\"ada\"}", 3);
+  snap_ok("a1", "Deposit", "{\"amount\":5}", 3);
+  assert_int_equal(SNAP.saves, 0);
+  snap_ok("a1", "Split", "{\"amount\":1,\"parts\":3}", 3); /* versions 3..5: crosses 3 */
+  assert_int_equal(SNAP.saves, 1);
+  assert_int_equal(SNAP.version, 5);
+  assert_str(SNAP.json, "{\"owner\":\"ada\",\"open\":true,\"balance\":8,\"applied\":5}");
+  assert_str(SNAP.fp, es_registry_find(F.reg, "account")->fingerprint);
+  assert_int_equal(strlen(SNAP.fp), 16);
+  sample_log_reset();
+  snap_ok("a1", "Deposit", "{\"amount\":2}", 3); /* from the snapshot at 5: only the new event evolves */
+  assert_str(sample_log(), "Deposited@6");
+  assert_int_equal(SNAP.saves, 2); /* 6 crosses 6 */
+  /* ahead of the stream (a rollback elsewhere, tampering): folded from the start */
+  SNAP.version = 50;
+  sample_log_reset();
+  snap_ok("a1", "Deposit", "{\"amount\":1}", 0);
+  assert_str(sample_log(), "Opened@1,Deposited@2,Deposited@3,Deposited@4,Deposited@5,Deposited@6,Deposited@7");
+  /* unreadable, or another fingerprint: the same */
+  SNAP.version = 6;
+  snprintf(SNAP.json, sizeof SNAP.json, "{\"owner\":\"ada\",\"open\":\"yes\"}");
+  sample_log_reset();
+  snap_ok("a1", "Deposit", "{\"amount\":1}", 0);
+  assert_int_equal(sample_log_count(), 8);
+  snprintf(SNAP.json, sizeof SNAP.json, "{\"owner\":\"ada\",\"open\":true,\"balance\":9,\"applied\":6}");
+  SNAP.fp[0] = 'x';
+  sample_log_reset();
+  snap_ok("a1", "Deposit", "{\"amount\":1}", 0);
+  assert_int_equal(sample_log_count(), 9);
+  /* a type without a fingerprint (counter: no state JSON) never asks */
+  static sample_user counter_user;
+  es_error err = {0};
+  assert_int_equal(es_registry_add(F.reg, sample_counter_type(), &counter_user, sample_user_destroy, &err), ES_OK);
+  assert_str(es_registry_find(F.reg, "counter")->fingerprint, "");
+  int loads = SNAP.loads;
+  es_command_request req = {.aggregate_type = "counter", .aggregate_id = "c", .command_type = "Increment"};
+  es_snapshot_store port = {.self = &SNAP, .load = snap_load, .save = snap_save};
+  es_command_env env = {.snapshots = &port, .snapshot_every = 1};
+  es_command_result res;
+  assert_int_equal(es_command_run_with(F.reg, &F.fs->port, &env, &req, &res, &err), ES_OK);
+  assert_int_equal(SNAP.loads, loads);
+  assert_int_equal(SNAP.saves, 2); /* and none for it */
+}
+
+static void test_snapshot_port_failures_fail_the_command(void **state) {
+  (void)state;
+  es_error err = {0};
+  memset(&SNAP, 0, sizeof(SNAP));
+  snap_ok("a1", "Open", "{\"owner\":\"ada\"}", 0);
+  SNAP.fail = ES_STORAGE;
+  assert_int_equal(snap_submit("a1", "Deposit", "{\"amount\":1}", 0, &err), ES_STORAGE);
+  assert_str(err.message, "snapshot port failed");
+  es_error_clear(&err);
+  SNAP.fail = ES_OK;
+  snap_ok("a1", "Deposit", "{\"amount\":1}", 0); /* the load worked; now the save fails */
+  SNAP.fail = ES_STORAGE;
+  assert_int_equal(snap_submit("a1", "Deposit", "{\"amount\":1}", 1, &err), ES_STORAGE);
+  es_error_clear(&err);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -263,6 +385,8 @@ int main(void) {
       T(test_limit_evicts_least_recently_used),
       T(test_many_streams),
       T(test_out_of_memory),
+      T(test_snapshots_taken_and_used),
+      T(test_snapshot_port_failures_fail_the_command),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,7 @@ JSON arrays, one per line, runs each on its own connection and answers with the 
 text, or "raised: <message>"), one per line. Used by test_state_cache.py to write between two
 commands of another process's connection.
 
-Usage: es_worker.py DATABASE STATE_CACHE_ENTRIES (extensions from $ES_DIST, else ../../../dist)
+Usage: es_worker.py DATABASE STATE_CACHE_ENTRIES [SNAPSHOT_EVERY] (extensions from $ES_DIST, else ../../../dist)
 """
 import json
 import os
@@ -23,6 +23,8 @@ def main():
     db.enable_load_extension(False)
     db.execute("PRAGMA synchronous = OFF")
     db.execute("SELECT es_config('state_cache', ?)", (int(sys.argv[2]),))
+    if len(sys.argv) > 3:
+        db.execute("SELECT es_config('snapshot_every', ?)", (int(sys.argv[3]),))
     for line in sys.stdin:
         args = json.loads(line)
         try:
