@@ -185,7 +185,8 @@ static es_status load_state(es_state *st, const es_agg *agg, const es_event_stor
     if (cached) es_state_free(st), memset(st, 0, sizeof(*st));
     return rc;
   }
-  if (cached && version >= st->version) return es_state_catch_up(st, store, err);
+  if (cached && version == st->version) return ES_OK; /* versions are dense: nothing to read */
+  if (cached && version > st->version) return es_state_catch_up(st, store, err);
   if (cached) { /* ahead of the stream: folded from events a rollback took away */
     es_state_free(st);
     memset(st, 0, sizeof(*st));

@@ -79,7 +79,6 @@ es_status es_conn_atomic_entered(es_conn *c, const char *fname, int guarded, es_
   es_txn_kind kind;
   es_conn_ensure_close_hook(c);
   if (es_txn_begin(&c->txn, fname, &kind, err)) return err->status;
-  if (kind == ES_TXN_TOP) es_store_settle(c->store); /* no earlier transaction is still open */
   es_store_begin_call(c->store);
   es_status rc = es_store_open(c->store, guarded ? ES_OPEN_WRITE : ES_OPEN_REPAIR, err);
   if (rc == ES_OK) rc = validate_cache(c, err);

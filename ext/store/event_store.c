@@ -47,6 +47,7 @@ void es_store_flush(es_store *s) {
     sqlite3_finalize(s->stmts[i]);
     s->stmts[i] = 0;
   }
+  s->schema_cookie = -1; /* a statement prepared anew counts re-prepares from 0 */
   es_store_flush_cache(s);
   es_store_flush_views(s);
 }
@@ -182,17 +183,6 @@ static es_status verify_storage(es_store *s, es_error *err) {
   return rc;
 }
 
-/* Is es_events in the schema? A cheap check while storage we created may still be rolled back. */
-static int log_table_present(es_store *s) {
-  es_error ignored = {0};
-  sqlite3_stmt *q = es_store_cached(
-      s, sqlite3_mprintf("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_events'"), &ignored);
-  int found = q && sqlite3_step(q) == SQLITE_ROW;
-  if (q) sqlite3_reset(q);
-  es_error_clear(&ignored);
-  return found;
-}
-
 /* A guarded write of es_meta's row key (insert, or update when it exists). */
 static es_status set_meta(es_store *s, const char *key, int64_t value, int update, es_error *err) {
   sqlite3_stmt *st = 0;
@@ -240,21 +230,39 @@ static es_status upgrade(es_store *s, es_error *err) {
 }
 
 /*
-** The verification is cached by schema version. While storage we created is not yet committed,
-** that is not enough: a ROLLBACK of the caller's transaction brings back an old schema version
-** that later DDL can reach again, with the storage gone; so the log table's presence is checked.
+** The verification is kept while the schema is unchanged: while neither its version nor the
+** number of times SQLite re-prepared our statement reading it changed. The version alone is not
+** enough: a rollback of DDL (of storage we created in the caller's transaction, say) brings back
+** an older version that later DDL reaches again with another schema; but SQLite expires every
+** statement when it rolls back a schema change, so our statement is re-prepared.
 */
+static es_status schema_stamp(es_store *s, int *cookie, int *reprepares, es_error *err) {
+  sqlite3_stmt *st = es_store_stmt(s, ES_STMT_SCHEMA_VERSION, err);
+  if (!st) return err->status;
+  int src = step_row(st);
+  *cookie = sqlite3_column_int(st, 0);
+  sqlite3_reset(st);
+  *reprepares = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_REPREPARE, 0);
+  return src == SQLITE_OK ? ES_OK : es_store_error(s->db, src, "reading the schema version", err);
+}
+
+int es_store_schema_unchanged(es_store *s) {
+  es_error ignored = {0};
+  int cookie, reprepares;
+  int same = s->schema_cookie >= 0 && schema_stamp(s, &cookie, &reprepares, &ignored) == ES_OK &&
+             cookie == s->schema_cookie && reprepares == s->schema_reprepares;
+  es_error_clear(&ignored);
+  return same;
+}
+
 es_status es_store_open(es_store *s, es_open_mode mode, es_error *err) {
   for (int pass = 0; pass < 2; pass++) {
-    sqlite3_stmt *st = es_store_stmt(s, ES_STMT_SCHEMA_VERSION, err);
-    if (!st) return err->status;
-    int src = step_row(st);
-    int cookie = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    if (src != SQLITE_OK) return es_store_error(s->db, src, "reading the schema version", err);
-    if (cookie != s->schema_cookie || (s->created_pending && !log_table_present(s))) {
+    int cookie, reprepares;
+    if (schema_stamp(s, &cookie, &reprepares, err) != ES_OK) return err->status;
+    if (s->schema_cookie < 0 || cookie != s->schema_cookie || reprepares != s->schema_reprepares) {
       es_status rc = verify_storage(s, err);
       s->schema_cookie = rc == ES_OK ? cookie : -1;
+      s->schema_reprepares = reprepares;
       if (rc != ES_OK) return rc;
     }
     if (mode == ES_OPEN_READ || !s->exists || s->format >= ES_STORAGE_FORMAT) break;
@@ -286,17 +294,11 @@ es_status es_store_data_version(es_store *s, int64_t *version, es_error *err) {
 int es_store_exists(const es_store *s) { return s->exists; }
 const char *es_store_damage(const es_store *s) { return s->exists ? s->damage : 0; }
 
-void es_store_settle(es_store *s) {
-  if (s->created_pending) s->schema_cookie = -1;
-  s->created_pending = 0;
-}
-
 void es_store_begin_call(es_store *s) { s->wrote = 0; }
 int es_store_wrote(const es_store *s) { return s->wrote; }
 
 es_status es_store_create(es_store *s, es_error *err) {
   s->wrote = 1;
-  s->created_pending = 1;
   es_status rc = ES_OK;
   for (int id = 0; rc == ES_OK && id <= ES_TABLE_META; id++) rc = es_table_create(s, (es_table_id)id, err);
   /* Snapshots are taken inside commands, where creating a table would make a rollback abort a batch. */

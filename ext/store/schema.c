@@ -103,8 +103,7 @@ static es_status stored_sql(es_store *s, const char *name, char **sql, int *foun
 /* Known from the last verification while the schema has not changed since (a PRAGMA reads the
 ** cookie from the header), else read from sqlite_schema, which SQLite scans row by row. */
 int es_table_exists(es_store *s, es_table_id id) {
-  if (s->schema_cookie >= 0 && !s->created_pending && es_store_schema_version(s) == s->schema_cookie)
-    return (s->tables >> id) & 1;
+  if (es_store_schema_unchanged(s)) return (s->tables >> id) & 1;
   es_error ignored = {0};
   char *sql = 0;
   int found = 0;
@@ -216,10 +215,7 @@ es_status es_table_create(es_store *s, es_table_id id, es_error *err) {
   const char *rest = t->sql + strlen("CREATE TABLE ");
   es_status rc = es_store_exec(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s;%s", rest, t->extra ? t->extra : ""),
                                "creating the sqlite-es storage", err);
-  /* Verify again: what es_table_exists knows is out of date; and until no transaction is open, a
-  ** rollback may take the table away again with the schema version coming back. */
-  s->schema_cookie = -1;
-  s->created_pending = 1;
+  s->schema_cookie = -1; /* verify again: what es_table_exists knows is out of date */
   if (rc == ES_OK) rc = es_guards_repair(s, t->name, 0, err);
   return rc;
 }

@@ -35,8 +35,6 @@ int es_store_exists(const es_store *s); /* as of the last es_store_open */
 es_status es_store_data_version(es_store *s, int64_t *version, es_error *err);
 /* Why the storage may not be written, as of the last es_store_open (NULL: it may). */
 const char *es_store_damage(const es_store *s);
-/* No transaction is open: storage created by an earlier one is now committed or gone. */
-void es_store_settle(es_store *s);
 /* Start of a write call; es_store_wrote then says whether it wrote anything. */
 void es_store_begin_call(es_store *s);
 int es_store_wrote(const es_store *s);

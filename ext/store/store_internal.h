@@ -24,10 +24,10 @@ struct es_store {
   sqlite3 *db;
   sqlite3_stmt *stmts[ES_STMT_COUNT];
   int schema_cookie; /* schema_version when the storage was last verified; -1: never */
+  int schema_reprepares; /* how often our statement reading it had been re-prepared then */
   int exists;        /* the storage existed and was readable at that check */
   unsigned tables;   /* which of our tables existed then, a bit per es_table_id (see es_table_exists) */
   int64_t format;    /* its format then */
-  int created_pending; /* we created it in a transaction that has not ended yet */
   int wrote;         /* the current write call has written something */
   char *damage;      /* why it may not be written (a guard missing or changed, a table altered), or NULL */
   es_status damage_kind;
@@ -42,6 +42,8 @@ struct es_store {
 
 /* PRAGMA schema_version, or -1 when it cannot be read. */
 int es_store_schema_version(es_store *s);
+/* The schema is as it was at the last verification of the storage (see es_store_open). */
+int es_store_schema_unchanged(es_store *s);
 /* Allow every write to table until disarmed with NULL (a view's handlers write many rows). */
 void es_store_arm_table(es_store *s, const char *table);
 /* Finalize every statement of the cache (stmt_cache.c). */
