@@ -50,10 +50,14 @@ es_status es_conn_enter(es_conn *c, const char *fname, es_error *err) {
                         " called it): run it after %s returns",
                         fname, c->running, c->running);
   c->running = fname;
+  es_store_call(c->store, 1);
   return ES_OK;
 }
 
-void es_conn_leave(es_conn *c) { c->running = 0; }
+void es_conn_leave(es_conn *c) {
+  c->running = 0;
+  es_store_call(c->store, 0);
+}
 
 void es_conn_registry_changing(es_conn *c) { es_state_cache_clear(c->cache); }
 

@@ -247,6 +247,7 @@ static es_status schema_stamp(es_store *s, int *cookie, int *reprepares, es_erro
 }
 
 int es_store_schema_unchanged(es_store *s) {
+  if (s->schema_cookie >= 0 && s->schema_fresh) return 1;
   es_error ignored = {0};
   int cookie, reprepares;
   int same = s->schema_cookie >= 0 && schema_stamp(s, &cookie, &reprepares, &ignored) == ES_OK &&
@@ -265,6 +266,7 @@ es_status es_store_open(es_store *s, es_open_mode mode, es_error *err) {
       s->schema_reprepares = reprepares;
       if (rc != ES_OK) return rc;
     }
+    s->schema_fresh = s->in_call;
     if (mode == ES_OPEN_READ || !s->exists || s->format >= ES_STORAGE_FORMAT) break;
     if (pass == 0 && upgrade(s, err) != ES_OK) return err->status;
   }
@@ -295,6 +297,11 @@ int es_store_exists(const es_store *s) { return s->exists; }
 const char *es_store_damage(const es_store *s) { return s->exists ? s->damage : 0; }
 
 void es_store_begin_call(es_store *s) { s->wrote = 0; }
+
+void es_store_call(es_store *s, int running) {
+  s->in_call = running;
+  s->schema_fresh = 0;
+}
 int es_store_wrote(const es_store *s) { return s->wrote; }
 
 es_status es_store_create(es_store *s, es_error *err) {

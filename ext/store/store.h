@@ -35,6 +35,12 @@ int es_store_exists(const es_store *s); /* as of the last es_store_open */
 es_status es_store_data_version(es_store *s, int64_t *version, es_error *err);
 /* Why the storage may not be written, as of the last es_store_open (NULL: it may). */
 const char *es_store_damage(const es_store *s);
+/*
+** A call of ours starts (1) or ends (0). Between the two, no SQL of the application's runs but what
+** the call itself runs (deciders, evolvers and view handlers, which do no DDL), so the schema
+** verified by the call's es_store_open holds until the call ends or changes the schema itself.
+*/
+void es_store_call(es_store *s, int running);
 /* Start of a write call; es_store_wrote then says whether it wrote anything. */
 void es_store_begin_call(es_store *s);
 int es_store_wrote(const es_store *s);

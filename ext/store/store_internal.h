@@ -25,6 +25,8 @@ struct es_store {
   sqlite3_stmt *stmts[ES_STMT_COUNT];
   int schema_cookie; /* schema_version when the storage was last verified; -1: never */
   int schema_reprepares; /* how often our statement reading it had been re-prepared then */
+  int in_call;       /* a call of ours is running (es_store_call): nothing else runs SQL until it ends */
+  int schema_fresh;  /* verified during that call: es_table_exists need not read the version again */
   int exists;        /* the storage existed and was readable at that check */
   unsigned tables;   /* which of our tables existed then, a bit per es_table_id (see es_table_exists) */
   int64_t format;    /* its format then */
