@@ -138,6 +138,14 @@ build/bench/bench: $(BENCH_SRC) bench/bench.h dist/libsqlite_es.a examples/bank/
 bench: build/bench/bench sql/bank.sql
 	@BENCH_COMMIT="$$(git describe --always --dirty 2>/dev/null || echo unknown)" build/bench/bench
 
+# Instructions per command, both sides and sqlite-es's parts, under callgrind (README, Performance).
+PROFILE_WORKLOAD ?= W1b
+PROFILE_SETUP ?= 1
+PROFILE_COMMANDS ?= 6000
+.PHONY: profile
+profile: build/bench/bench sql/bank.sql
+	@python3 bench/profile.py $(PROFILE_WORKLOAD) $(PROFILE_SETUP) $(PROFILE_COMMANDS)
+
 # The domain includes no SQLite header.
 check-domain:
 	@if grep -rlE '#include[[:space:]]*[<"]sqlite3(ext)?\.h' ext/domain; then \
