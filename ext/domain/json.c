@@ -6,6 +6,10 @@
 ** walk over a few chunks. Children of an open array/object are collected on scratch stacks shared
 ** by the whole parse and copied into the arena when the container closes. Duplicate keys are
 ** found through a hash set of the members of all open objects, so large objects stay linear.
+**
+** Small documents (event data, states, payloads: tens of bytes, parsed once per event replayed)
+** cost one allocation: the document and its first chunk, sized to the input, are one block, and
+** the scratch stacks and the key set start in the parser itself, on the C stack.
 */
 #include <math.h>
 #include <stdint.h>
@@ -46,7 +50,14 @@ struct es_json_doc {
   es_json *root;
   chunk *head;      /* the chunk being filled; dedicated big chunks are linked behind it */
   size_t next_size; /* size of the next ordinary chunk (doubles up to ARENA_MAX_CHUNK) */
+  chunk *first;     /* allocated with the document (freed with it), or NULL */
 };
+
+/* The first chunk's size for an input of len bytes: enough for any document that short (the
+** densest, [0,0,…], needs a node and an item slot per two bytes), capped at ARENA_FIRST_CHUNK;
+** should a document need more, the arena grows as usual. */
+#define ARENA_PER_INPUT_BYTE 24
+#define ARENA_MIN_FIRST 64
 
 /* Adds a chunk able to hold n bytes; big requests get a chunk of their own, linked behind the
 ** current one so that its free space is not wasted. */
@@ -86,15 +97,38 @@ void es_json_free(es_json_doc *doc) {
   chunk *c = doc->head;
   while (c) {
     chunk *next = c->next;
-    es_mem_free(c);
+    if (c != doc->first) es_mem_free(c);
     c = next;
   }
   es_mem_free(doc);
 }
 
+/* A document whose first chunk shares its allocation, sized for an input of len bytes (capped at
+** ARENA_FIRST_CHUNK: a bigger input grows the arena as it goes). */
+static es_json_doc *doc_new(size_t len) {
+  size_t cap = ARENA_FIRST_CHUNK;
+  if (len < (ARENA_FIRST_CHUNK - ARENA_MIN_FIRST) / ARENA_PER_INPUT_BYTE)
+    cap = (ARENA_MIN_FIRST + len * ARENA_PER_INPUT_BYTE + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+  size_t head = (sizeof(es_json_doc) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+  es_json_doc *d = es_mem_alloc(head + sizeof(chunk) + cap);
+  if (!d) return NULL;
+  memset(d, 0, sizeof *d);
+  d->first = (chunk *)((char *)d + head);
+  d->first->next = NULL;
+  d->first->cap = cap;
+  d->first->used = 0;
+  d->head = d->first;
+  d->next_size = ARENA_FIRST_CHUNK;
+  return d;
+}
+
 const es_json *es_json_root(const es_json_doc *doc) { return doc ? doc->root : NULL; }
 
 /* ----------------------- Parser state and errors ----------------------- */
+
+#define LOCAL_ITEMS 16
+#define LOCAL_MEMS 16
+#define LOCAL_SLOTS 32 /* a power of two, at least twice LOCAL_MEMS (the key set's load) */
 
 typedef struct parser {
   const unsigned char *s;
@@ -111,6 +145,11 @@ typedef struct parser {
   const char *what; /* the error phrase; NULL = "unexpected character/byte" at err_off */
   const char *dup;  /* the duplicate key, when that is the error */
   size_t dup_len;
+  /* Last (left uncleared): where the three stacks above start, so that a small document
+  ** allocates none of them. */
+  es_json *local_items[LOCAL_ITEMS];
+  es_json_member local_mems[LOCAL_MEMS];
+  size_t local_slots[LOCAL_SLOTS];
 } parser;
 
 static int fail(parser *p, size_t off, const char *what) {
@@ -167,13 +206,15 @@ static es_json *new_node(parser *p, es_json_kind kind, size_t start) {
   return v;
 }
 
-/* Grows a scratch stack (elements of size sz) so that one more element fits. */
-static int reserve(void **arr, size_t *cap, size_t n, size_t sz) {
+/* Grows a scratch stack (elements of size sz) so that one more element fits; it starts in the
+** parser (local) and moves to the heap when that is full. */
+static int reserve(void **arr, size_t *cap, size_t n, size_t sz, void *local) {
   if (n < *cap) return 0;
-  size_t ncap = *cap ? *cap * 2 : 16;
+  size_t ncap = *cap * 2;
   if (ncap > SIZE_MAX / sz) return -1;
-  void *a = es_mem_realloc(*arr, ncap * sz);
+  void *a = *arr == local ? es_mem_alloc(ncap * sz) : es_mem_realloc(*arr, ncap * sz);
   if (!a) return -1;
+  if (*arr == local) memcpy(a, local, n * sz);
   *arr = a;
   *cap = ncap;
   return 0;
@@ -281,6 +322,12 @@ static int scan_string(parser *p, char *out, size_t *n, size_t *end) {
   for (;;) {
     if (i >= p->len) return fail(p, p->len, MSG_END);
     unsigned char c = p->s[i];
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* the usual byte: itself */
+      if (out) out[k] = (char)c;
+      i++;
+      k++;
+      continue;
+    }
     if (c == '"') break;
     if (c == '\\') {
       if (escape(p, &i, out, &k)) return -1;
@@ -298,13 +345,16 @@ static int scan_string(parser *p, char *out, size_t *n, size_t *end) {
   return 0;
 }
 
-/* Decodes the string at p->pos into the arena (NUL-terminated) and moves past it. */
+/* Decodes the string at p->pos into the arena (NUL-terminated) and moves past it. A string whose
+** decoded length is its raw length has no escape (each one is shorter than its text): it is
+** copied as it stands. */
 static int decode_string(parser *p, char **z, size_t *n) {
   size_t end;
   if (scan_string(p, NULL, n, &end)) return -1;
   *z = arena_alloc(p->doc, *n + 1);
   if (!*z) return nomem(p);
-  (void)scan_string(p, *z, n, &end);
+  if (*n == end - p->pos - 2) memcpy(*z, p->s + p->pos + 1, *n);
+  else (void)scan_string(p, *z, n, &end);
   (*z)[*n] = 0;
   p->pos = end;
   return 0;
@@ -505,7 +555,7 @@ static int parse_array(parser *p, unsigned depth, es_json **out) {
   for (;;) {
     es_json *v;
     if (parse_value(p, depth + 1, &v)) return -1;
-    if (reserve((void **)&p->items, &p->cap_items, p->n_items, sizeof *p->items)) return nomem(p);
+    if (reserve((void **)&p->items, &p->cap_items, p->n_items, sizeof *p->items, p->local_items)) return nomem(p);
     p->items[p->n_items++] = v;
     skip_ws(p);
     if (p->pos < p->len && p->s[p->pos] == ']') {
@@ -546,12 +596,12 @@ static size_t keyset_find(const parser *p, const char *k, size_t n, size_t base,
 /* Doubles the key set, re-inserting members in stack order so that removing the most recent
 ** members by emptying their slots (see keyset_pop) stays exact with linear probing. */
 static int keyset_grow(parser *p) {
-  size_t cap = p->cap_slots ? p->cap_slots * 2 : 32;
+  size_t cap = p->cap_slots ? p->cap_slots * 2 : LOCAL_SLOTS;
   if (cap > SIZE_MAX / sizeof(size_t)) return -1;
-  size_t *slots = es_mem_alloc(cap * sizeof *slots);
+  size_t *slots = cap == LOCAL_SLOTS ? p->local_slots : es_mem_alloc(cap * sizeof *slots);
   if (!slots) return -1;
   memset(slots, 0, cap * sizeof *slots);
-  es_mem_free(p->slots);
+  if (p->slots != p->local_slots) es_mem_free(p->slots);
   p->slots = slots;
   p->cap_slots = cap;
   for (size_t i = 0; i < p->n_mems; i++) {
@@ -577,7 +627,7 @@ static void keyset_pop(parser *p, size_t base) {
 ** refusing a key already used in the current object (members from index base). */
 static int push_key(parser *p, size_t at, const char *k, size_t n, size_t base) {
   int found;
-  if (reserve((void **)&p->mems, &p->cap_mems, p->n_mems, sizeof *p->mems)) return nomem(p);
+  if (reserve((void **)&p->mems, &p->cap_mems, p->n_mems, sizeof *p->mems, p->local_mems)) return nomem(p);
   if ((p->n_mems + 1) * 2 > p->cap_slots && keyset_grow(p)) return nomem(p);
   size_t h = keyset_find(p, k, n, base, &found);
   if (found) {
@@ -665,14 +715,16 @@ static int parse_value(parser *p, unsigned depth, es_json **out) {
 es_status es_json_parse(const char *text, size_t len, es_json_doc **out, char **errmsg) {
   parser p;
   es_json *root = NULL;
-  memset(&p, 0, sizeof p);
+  memset(&p, 0, offsetof(parser, local_items)); /* the local stacks need no clearing */
   p.s = (const unsigned char *)text;
   p.len = len;
+  p.items = p.local_items;
+  p.cap_items = LOCAL_ITEMS;
+  p.mems = p.local_mems;
+  p.cap_mems = LOCAL_MEMS;
   *out = NULL;
   if (errmsg) *errmsg = NULL;
-  if (!(p.doc = es_mem_alloc(sizeof *p.doc))) return ES_NOMEM;
-  memset(p.doc, 0, sizeof *p.doc);
-  p.doc->next_size = ARENA_FIRST_CHUNK;
+  if (!(p.doc = doc_new(len))) return ES_NOMEM;
   skip_ws(&p);
   if (parse_value(&p, 0, &root) == 0) {
     skip_ws(&p);
@@ -685,9 +737,9 @@ es_status es_json_parse(const char *text, size_t len, es_json_doc **out, char **
   } else if (p.rc == ES_INVALID_PAYLOAD && errmsg && !(*errmsg = format_error(&p))) {
     p.rc = ES_NOMEM;
   }
-  es_mem_free(p.items);
-  es_mem_free(p.mems);
-  es_mem_free(p.slots);
+  if (p.items != p.local_items) es_mem_free(p.items);
+  if (p.mems != p.local_mems) es_mem_free(p.mems);
+  if (p.slots != p.local_slots) es_mem_free(p.slots);
   es_json_free(p.doc);
   return p.rc;
 }

@@ -694,6 +694,64 @@ static void test_large_objects(void **state) {
   es_mem_free(inner);
 }
 
+/* A document of the size of an event's data or a state is one allocation, whatever it holds;
+** its parse allocates nothing else, and freeing it leaves nothing behind. */
+static void test_small_document_is_one_allocation(void **state) {
+  (void)state;
+  static const char *texts[] = {
+      "{\"amount\":123}",
+      "{\"status\":\"open\",\"owner\":\"acc-000001\",\"balance\":1200}",
+      "{\"a\":[1,2,{\"b\":\"x\\u00e9\\n\"}],\"c\":{\"d\":[[],{}]},\"e\":-1.5e3,\"f\":null}",
+      "0",
+      "\"\"",
+      "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]",
+  };
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    long live = fake_mem_live(), before = fake_mem_count();
+    es_json_doc *doc = parse_ok(texts[i]);
+    if (fake_mem_count() - before != 1) fail_msg("<%s>: %ld allocations", texts[i], fake_mem_count() - before);
+    es_json_free(doc);
+    assert_int_equal(fake_mem_live(), live);
+  }
+}
+
+/* Where the scratch stacks leave the parser for the heap (past 16 members or items, the key set
+** past 32 slots), every value and every duplicate is still found. */
+static void test_stacks_past_their_local_size(void **state) {
+  (void)state;
+  char want[80];
+  for (size_t n = 14; n <= 40; n++) {
+    char *s = object_text(n, NULL, "");
+    es_json_doc *doc = parse_ok(s);
+    assert_int_equal(es_json_root(doc)->u.obj.n, n);
+    char key[32];
+    for (size_t k = 0; k < n; k++) {
+      snprintf(key, sizeof key, "k%zu", k);
+      assert_int_equal(es_json_get(es_json_root(doc), key)->u.i, (int64_t)k);
+    }
+    es_json_free(doc);
+    es_mem_free(s);
+    s = object_text(n, NULL, ",\"k0\":1");
+    snprintf(want, sizeof want, AT "%zu: duplicate key \"k0\"", strlen(s) - strlen("\"k0\":1}"));
+    refused(s, want);
+    es_mem_free(s);
+    s = repeat("[", "7,", n, "8]");
+    doc = parse_ok(s);
+    assert_int_equal(es_json_root(doc)->u.arr.n, n + 1);
+    assert_int_equal(es_json_root(doc)->u.arr.items[n - 1]->u.i, 7);
+    assert_int_equal(es_json_root(doc)->u.arr.items[n]->u.i, 8);
+    es_json_free(doc);
+    es_mem_free(s);
+  }
+  /* an inner object pushes the member stack past its local size while the outer one is open */
+  char *inner = object_text(20, NULL, "");
+  char *s = es_mem_printf("{\"x\":1,\"in\":%s,\"x\":2}", inner);
+  snprintf(want, sizeof want, AT "%zu: duplicate key \"x\"", strlen(s) - strlen("\"x\":2}"));
+  refused(s, want);
+  es_mem_free(s);
+  es_mem_free(inner);
+}
+
 /* ----------------------- Limits ----------------------- */
 
 static void test_depth(void **state) {
@@ -1091,6 +1149,8 @@ int main(void) {
       T(test_length_is_respected),
       T(test_same_key_in_different_objects),
       T(test_large_objects),
+      T(test_small_document_is_one_allocation),
+      T(test_stacks_past_their_local_size),
       T(test_depth),
       T(test_ten_megabyte_string),
       T(test_jbuf_basics),
