@@ -103,12 +103,16 @@ void es_json_free(es_json_doc *doc) {
   es_mem_free(doc);
 }
 
+/* The size of the first chunk for an input of len bytes. */
+static size_t first_chunk_size(size_t len) {
+  if (len >= (ARENA_FIRST_CHUNK - ARENA_MIN_FIRST) / ARENA_PER_INPUT_BYTE) return ARENA_FIRST_CHUNK;
+  return (ARENA_MIN_FIRST + len * ARENA_PER_INPUT_BYTE + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+}
+
 /* A document whose first chunk shares its allocation, sized for an input of len bytes (capped at
 ** ARENA_FIRST_CHUNK: a bigger input grows the arena as it goes). */
 static es_json_doc *doc_new(size_t len) {
-  size_t cap = ARENA_FIRST_CHUNK;
-  if (len < (ARENA_FIRST_CHUNK - ARENA_MIN_FIRST) / ARENA_PER_INPUT_BYTE)
-    cap = (ARENA_MIN_FIRST + len * ARENA_PER_INPUT_BYTE + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+  size_t cap = first_chunk_size(len);
   size_t head = (sizeof(es_json_doc) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
   es_json_doc *d = es_mem_alloc(head + sizeof(chunk) + cap);
   if (!d) return NULL;
@@ -712,7 +716,29 @@ static int parse_value(parser *p, unsigned depth, es_json **out) {
   }
 }
 
-es_status es_json_parse(const char *text, size_t len, es_json_doc **out, char **errmsg) {
+/* The document of an earlier parse made ready for an input of len bytes: emptied (its chunks but
+** the first freed), or replaced by a new one when its first chunk is smaller than a new document's
+** would be. NULL when there is no memory (doc is freed). */
+static es_json_doc *doc_reuse(es_json_doc *doc, size_t len) {
+  if (!doc) return doc_new(len);
+  if (doc->first->cap < first_chunk_size(len)) {
+    es_json_free(doc);
+    return doc_new(len);
+  }
+  for (chunk *c = doc->head, *next; c; c = next) {
+    next = c->next;
+    if (c != doc->first) es_mem_free(c);
+  }
+  doc->first->next = NULL;
+  doc->first->used = 0;
+  doc->head = doc->first;
+  doc->next_size = ARENA_FIRST_CHUNK;
+  doc->root = NULL;
+  return doc;
+}
+
+/* Parses into doc (a new or emptied document, owned from here on); see es_json_parse. */
+static es_status parse_doc(const char *text, size_t len, es_json_doc *doc, es_json_doc **out, char **errmsg) {
   parser p;
   es_json *root = NULL;
   memset(&p, 0, offsetof(parser, local_items)); /* the local stacks need no clearing */
@@ -724,7 +750,7 @@ es_status es_json_parse(const char *text, size_t len, es_json_doc **out, char **
   p.cap_mems = LOCAL_MEMS;
   *out = NULL;
   if (errmsg) *errmsg = NULL;
-  if (!(p.doc = doc_new(len))) return ES_NOMEM;
+  if (!(p.doc = doc)) return ES_NOMEM;
   skip_ws(&p);
   if (parse_value(&p, 0, &root) == 0) {
     skip_ws(&p);
@@ -742,6 +768,16 @@ es_status es_json_parse(const char *text, size_t len, es_json_doc **out, char **
   if (p.slots != p.local_slots) es_mem_free(p.slots);
   es_json_free(p.doc);
   return p.rc;
+}
+
+es_status es_json_parse(const char *text, size_t len, es_json_doc **out, char **errmsg) {
+  return parse_doc(text, len, doc_new(len), out, errmsg);
+}
+
+es_status es_json_parse_again(const char *text, size_t len, es_json_doc **doc, char **errmsg) {
+  es_json_doc *d = *doc;
+  *doc = NULL;
+  return parse_doc(text, len, doc_reuse(d, len), doc, errmsg);
 }
 
 const es_json *es_json_get(const es_json *o, const char *key) {

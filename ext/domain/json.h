@@ -56,6 +56,13 @@ typedef struct es_json_doc es_json_doc;
 ** "malformed JSON at offset 7: expected ':' after object key"); ES_NOMEM (no message).
 */
 es_status es_json_parse(const char *text, size_t len, es_json_doc **out, char **errmsg);
+/*
+** es_json_parse for a loop over many small documents (the events of a stream): *doc is the
+** document of the previous parse (or NULL), whose memory the new one reuses; its tree is gone.
+** Returns what es_json_parse returns, with the new document (or NULL) in *doc. Free the last
+** with es_json_free.
+*/
+es_status es_json_parse_again(const char *text, size_t len, es_json_doc **doc, char **errmsg);
 const es_json *es_json_root(const es_json_doc *doc);
 void es_json_free(es_json_doc *doc);
 

@@ -28,11 +28,12 @@ void es_state_free(es_state *st) {
   st->data = 0;
 }
 
-es_status es_state_apply(es_state *st, const char *type, int64_t version, int64_t position, const char *data,
-                         size_t len, es_error *err) {
+/* es_state_apply, parsing the event's data into *doc: the document of the previous event of a
+** fold, whose memory is reused (see es_json_parse_again); the caller frees the last one. */
+static es_status apply(es_state *st, const char *type, int64_t version, int64_t position, const char *data,
+                       size_t len, es_json_doc **doc, es_error *err) {
   const es_agg *agg = st->agg;
   const char *name = agg->def.name;
-  es_json_doc *doc = 0;
   char *complaint = 0;
   es_status rc = ES_OK;
   if (version != st->version + 1) {
@@ -48,8 +49,8 @@ es_status es_state_apply(es_state *st, const char *type, int64_t version, int64_
     goto done;
   }
   if (h->evolve) {
-    rc = es_json_parse(data, len, &doc, &complaint);
-    if (rc == ES_OK && es_json_root(doc)->kind != ES_JSON_OBJECT) {
+    rc = es_json_parse_again(data, len, doc, &complaint);
+    if (rc == ES_OK && es_json_root(*doc)->kind != ES_JSON_OBJECT) {
       complaint = es_mem_strdup("event data is not a JSON object");
       rc = complaint ? ES_INVALID_PAYLOAD : ES_NOMEM;
     }
@@ -60,7 +61,7 @@ es_status es_state_apply(es_state *st, const char *type, int64_t version, int64_
                      .aggregate_type = name,
                      .aggregate_id = st->aggregate_id,
                      .position = position};
-      es_object_init(&ev.data, es_json_root(doc), "event data", &complaint);
+      es_object_init(&ev.data, es_json_root(*doc), "event data", &complaint);
       es_object_init(&ev.metadata, 0, "event metadata", &complaint);
       rc = h->evolve(agg->user, st->data, &ev);
     }
@@ -76,18 +77,35 @@ es_status es_state_apply(es_state *st, const char *type, int64_t version, int64_
   }
   st->version = version;
 done:
-  es_json_free(doc);
   es_mem_free(complaint);
   return rc;
 }
 
+es_status es_state_apply(es_state *st, const char *type, int64_t version, int64_t position, const char *data,
+                         size_t len, es_error *err) {
+  es_json_doc *doc = 0;
+  es_status rc = apply(st, type, version, position, data, len, &doc, err);
+  es_json_free(doc);
+  return rc;
+}
+
+/* A fold of stored events: the state, and the document every event's data is parsed into. */
+typedef struct fold {
+  es_state *st;
+  es_json_doc *doc;
+} fold;
+
 /* Adapter: the store hands events one by one, in version order. */
 static es_status apply_stored(void *arg, const es_stored_event *ev, es_error *err) {
-  return es_state_apply(arg, ev->type, ev->version, ev->position, ev->data, ev->data_len, err);
+  fold *f = arg;
+  return apply(f->st, ev->type, ev->version, ev->position, ev->data, ev->data_len, &f->doc, err);
 }
 
 es_status es_state_catch_up(es_state *st, const es_event_store *store, es_error *err) {
-  return store->read_stream(store->self, st->agg->def.name, st->aggregate_id, st->version, apply_stored, st, err);
+  fold f = {st, 0};
+  es_status rc = store->read_stream(store->self, st->agg->def.name, st->aggregate_id, st->version, apply_stored, &f, err);
+  es_json_free(f.doc);
+  return rc;
 }
 
 es_status es_state_load(es_state *st, const es_agg *agg, const es_event_store *store,

@@ -715,6 +715,40 @@ static void test_small_document_is_one_allocation(void **state) {
   }
 }
 
+/* es_json_parse_again: a loop over documents reuses one block while they fit in it; a bigger one
+** gets a bigger block; a refused one frees it; every tree is whole and nothing leaks. */
+static void test_parse_again_reuses_the_document(void **state) {
+  (void)state;
+  static const char *texts[] = {"{\"owner\":\"acc-000001\"}", "{\"amount\":5}", "{\"amount\":123456}",
+                                "{\"a\":[1,2,3],\"b\":{\"c\":\"a much longer text than the first one held\"}}",
+                                "{\"amount\":7}", "[1,", "{\"amount\":8}"};
+  long live = fake_mem_live(), before = fake_mem_count();
+  es_json_doc *doc = NULL;
+  char *err = NULL;
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    es_status rc = es_json_parse_again(texts[i], strlen(texts[i]), &doc, &err);
+    if (i == 5) {
+      assert_int_equal(rc, ES_INVALID_PAYLOAD);
+      assert_null(doc);
+      assert_string_equal(err, AT "3: unexpected end of input");
+      es_mem_free(err);
+      continue;
+    }
+    assert_int_equal(rc, ES_OK);
+    assert_null(err);
+    assert_int_equal(es_json_root(doc)->raw_len, strlen(texts[i]));
+    if (i == 1 || i == 2) assert_int_equal(es_json_get(es_json_root(doc), "amount")->u.i, i == 1 ? 5 : 123456);
+    if (i == 3) assert_string_equal(es_json_get(es_json_get(es_json_root(doc), "b"), "c")->u.str.s,
+                                    "a much longer text than the first one held");
+    if (i == 4) assert_int_equal(es_json_get(es_json_root(doc), "amount")->u.i, 7);
+  }
+  assert_int_equal(es_json_get(es_json_root(doc), "amount")->u.i, 8);
+  es_json_free(doc);
+  assert_int_equal(fake_mem_live(), live);
+  /* the first block, one for the bigger document, one after the refusal (and the message) */
+  assert_int_equal(fake_mem_count() - before, 4);
+}
+
 /* Where the scratch stacks leave the parser for the heap (past 16 members or items, the key set
 ** past 32 slots), every value and every duplicate is still found. */
 static void test_stacks_past_their_local_size(void **state) {
@@ -1151,6 +1185,7 @@ int main(void) {
       T(test_large_objects),
       T(test_small_document_is_one_allocation),
       T(test_stacks_past_their_local_size),
+      T(test_parse_again_reuses_the_document),
       T(test_depth),
       T(test_ten_megabyte_string),
       T(test_jbuf_basics),
