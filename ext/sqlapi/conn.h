@@ -23,6 +23,7 @@ typedef struct es_sql_context {
   const char *state; /* the aggregate's state before it (JSON) */
   size_t state_len;
   int64_t version, position;
+  const struct es_json *payload; /* a command's payload as the command loop parsed it */
 } es_sql_context;
 
 typedef struct es_api_impl {

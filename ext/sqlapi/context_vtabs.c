@@ -103,17 +103,20 @@ static int ctx_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
   return SQLITE_OK;
 }
 
+/* The text is not copied (SQLITE_STATIC): the decider or evolver that set the context keeps it
+** unchanged until its statement is reset (sql_aggregates.c), and the values only live in that
+** statement (a row it returns is read before the reset). */
 static int ctx_column(sqlite3_vtab_cursor *cur, sqlite3_context *out, int col) {
   const es_sql_context *c = ((ctx_cursor *)cur)->ctx;
   /* Both layouts start with aggregate_type, aggregate_id, type; then they differ. */
   static const int command_cols[] = {0, 1, 2, 3, 4, 5}, event_cols[] = {0, 1, 2, 5, 6, 3, 4};
   int which = c->kind == ES_CTX_COMMAND ? command_cols[col] : event_cols[col];
   switch (which) {
-    case 0: sqlite3_result_text(out, c->aggregate_type, -1, SQLITE_TRANSIENT); break;
-    case 1: sqlite3_result_text(out, c->aggregate_id, -1, SQLITE_TRANSIENT); break;
-    case 2: sqlite3_result_text(out, c->type, -1, SQLITE_TRANSIENT); break;
-    case 3: sqlite3_result_text64(out, c->data, c->data_len, SQLITE_TRANSIENT, SQLITE_UTF8); break;
-    case 4: sqlite3_result_text64(out, c->state, c->state_len, SQLITE_TRANSIENT, SQLITE_UTF8); break;
+    case 0: sqlite3_result_text(out, c->aggregate_type, -1, SQLITE_STATIC); break;
+    case 1: sqlite3_result_text(out, c->aggregate_id, -1, SQLITE_STATIC); break;
+    case 2: sqlite3_result_text(out, c->type, -1, SQLITE_STATIC); break;
+    case 3: sqlite3_result_text64(out, c->data, c->data_len, SQLITE_STATIC, SQLITE_UTF8); break;
+    case 4: sqlite3_result_text64(out, c->state, c->state_len, SQLITE_STATIC, SQLITE_UTF8); break;
     case 5: sqlite3_result_int64(out, c->version); break;
     case 6: sqlite3_result_int64(out, c->position); break;
   }

@@ -28,6 +28,7 @@
 typedef struct sql_handler {
   char *name; /* command or event type; "" for the evolver of every event type */
   char *view;
+  char *sql;  /* the statement that runs the view (sqlite3_mprintf'd) */
 } sql_handler;
 
 typedef struct sql_agg {
@@ -36,6 +37,7 @@ typedef struct sql_agg {
   char *initial_state;
   sql_handler *deciders, *evolvers;
   int n_deciders, n_evolvers;
+  es_json_doc *scratch; /* where the JSON a view returns is parsed, event after event (or NULL) */
 } sql_agg;
 
 typedef struct sql_state {
@@ -44,25 +46,51 @@ typedef struct sql_state {
   int64_t version; /* of the last event evolved, for es_command.version */
 } sql_state;
 
+static void handlers_free(sql_handler *h, int n) {
+  for (int i = 0; i < n; i++) {
+    es_mem_free(h[i].name);
+    es_mem_free(h[i].view);
+    sqlite3_free(h[i].sql);
+  }
+  es_mem_free(h);
+}
+
 static void sql_agg_free(void *p) {
   sql_agg *a = p;
   if (!a) return;
-  for (int i = 0; i < a->n_deciders; i++) es_mem_free(a->deciders[i].name), es_mem_free(a->deciders[i].view);
-  for (int i = 0; i < a->n_evolvers; i++) es_mem_free(a->evolvers[i].name), es_mem_free(a->evolvers[i].view);
-  es_mem_free(a->deciders);
-  es_mem_free(a->evolvers);
+  handlers_free(a->deciders, a->n_deciders);
+  handlers_free(a->evolvers, a->n_evolvers);
+  es_json_free(a->scratch);
   es_mem_free(a->initial_state);
   es_mem_free(a->name);
   es_mem_free(a);
 }
 
-static const char *handler_view(const sql_handler *h, int n, const char *name) {
-  const char *fallback = 0;
+/* The handler of a command or event type, or the evolver of every event type. */
+static const sql_handler *find_handler(const sql_handler *h, int n, const char *name) {
+  const sql_handler *fallback = 0;
   for (int i = 0; i < n; i++) {
-    if (strcmp(h[i].name, name) == 0) return h[i].view;
-    if (!h[i].name[0]) fallback = h[i].view;
+    if (strcmp(h[i].name, name) == 0) return &h[i];
+    if (!h[i].name[0]) fallback = &h[i];
   }
   return fallback;
+}
+
+/* Parse JSON a view returned into the aggregate's scratch document; *root is the value when it is
+** an object, else NULL. The document is taken while in use, so a parse nested in another (none
+** is expected) would only make its own. */
+static es_status parse_object(sql_agg *a, const char *json, size_t len, es_json_doc **doc, const es_json **root) {
+  *doc = a->scratch;
+  a->scratch = 0;
+  es_status rc = es_json_parse_again(json, len, doc, 0);
+  *root = rc == ES_OK && es_json_root(*doc)->kind == ES_JSON_OBJECT ? es_json_root(*doc) : 0;
+  return rc;
+}
+
+/* Give the scratch document back (when another was given back meanwhile, this one goes). */
+static void parse_done(sql_agg *a, es_json_doc *doc) {
+  if (!a->scratch) a->scratch = doc;
+  else es_json_free(doc);
 }
 
 static es_status sql_init(void *user, void *state) {
@@ -79,15 +107,16 @@ static void sql_clear(void *user, void *state) {
 }
 
 /* Copy every member of a JSON object into a builder (event data, state JSON). */
-static es_status copy_members(const char *json, size_t len, es_builder *b) {
-  es_json_doc *doc = 0;
-  es_status rc = es_json_parse(json, len, &doc, 0);
-  if (rc == ES_OK && es_json_root(doc)->kind != ES_JSON_OBJECT) rc = ES_INVALID_ARGUMENT;
-  for (size_t i = 0; rc == ES_OK && i < es_json_root(doc)->u.obj.n; i++) {
-    const es_json_member *m = &es_json_root(doc)->u.obj.members[i];
+static es_status copy_members(sql_agg *a, const char *json, size_t len, es_builder *b) {
+  es_json_doc *doc;
+  const es_json *root;
+  es_status rc = parse_object(a, json, len, &doc, &root);
+  if (rc == ES_OK && !root) rc = ES_INVALID_ARGUMENT;
+  for (size_t i = 0; rc == ES_OK && i < root->u.obj.n; i++) {
+    const es_json_member *m = &root->u.obj.members[i];
     rc = ES__OPS(b)->xSetJson(b, m->key, m->value->raw, m->value->raw_len);
   }
-  es_json_free(doc);
+  parse_done(a, doc);
   return rc;
 }
 
@@ -104,9 +133,8 @@ static es_status sql_state_from_json(void *user, void *state, const es_object *i
 }
 
 static es_status sql_state_to_json(void *user, const void *state, es_builder *out) {
-  (void)user;
   const sql_state *st = state;
-  return copy_members(st->json, st->len, out);
+  return copy_members(user, st->json, st->len, out);
 }
 
 /* Leave a message where the command loop reports a callback's failure from (the object's
@@ -130,10 +158,11 @@ static es_status sql_decide(void *user, const void *state, const es_command *cmd
   sql_agg *a = user;
   es_conn *c = a->conn;
   const sql_state *st = state;
-  const char *view = handler_view(a->deciders, a->n_deciders, cmd->type);
+  const sql_handler *h = find_handler(a->deciders, a->n_deciders, cmd->type);
   es_error err = {0};
-  if (!view) return ES_UNKNOWN_COMMAND;
-  sqlite3_stmt *q = es_store_cached(c->store, sqlite3_mprintf("SELECT type, data FROM main.\"%w\"", view), &err);
+  if (!h) return ES_UNKNOWN_COMMAND;
+  const char *view = h->view;
+  sqlite3_stmt *q = es_store_cached_text(c->store, h->sql, &err);
   es_error_clear(&err);
   if (!q) return view_failed(c, &cmd->payload, "decider", view);
   const es_json *payload = cmd->payload.json;
@@ -145,7 +174,8 @@ static es_status sql_decide(void *user, const void *state, const es_command *cmd
                         .data_len = payload->raw_len,
                         .state = st->json,
                         .state_len = st->len,
-                        .version = st->version};
+                        .version = st->version,
+                        .payload = payload};
   es_sql_clear_outcome(c);
   es_sql_context *saved = c->sql_context;
   c->sql_context = &ctx;
@@ -159,7 +189,7 @@ static es_status sql_decide(void *user, const void *state, const es_command *cmd
       break;
     }
     if (sqlite3_column_type(q, 1) != SQLITE_NULL &&
-        copy_members((const char *)sqlite3_column_text(q, 1), (size_t)sqlite3_column_bytes(q, 1), b) != ES_OK) {
+        copy_members(a, (const char *)sqlite3_column_text(q, 1), (size_t)sqlite3_column_bytes(q, 1), b) != ES_OK) {
       rc = complain(&cmd->payload, ES_INVALID_ARGUMENT,
                     es_mem_printf("decider %s returned data that is not a JSON object for event '%s'", view, type));
     }
@@ -179,19 +209,24 @@ static es_status sql_decide(void *user, const void *state, const es_command *cmd
   return rc;
 }
 
+/*
+** The state after an event: one row, a JSON object in column state. The old state stays in place
+** until the statement is reset, since es_event shows it to the view (without a copy) for as long
+** as the view runs, a second row included.
+*/
 static es_status sql_evolve(void *user, void *state, const es_event *ev) {
   sql_agg *a = user;
   es_conn *c = a->conn;
   sql_state *st = state;
-  const char *view = handler_view(a->evolvers, a->n_evolvers, ev->type);
+  const sql_handler *h = find_handler(a->evolvers, a->n_evolvers, ev->type);
   es_error err = {0};
-  if (!view) { /* no evolver for this event type: the state does not change, its version does */
+  if (!h) { /* no evolver for this event type: the state does not change, its version does */
     st->version = ev->version;
     return ES_OK;
   }
-  sqlite3_stmt *q = es_store_cached(c->store, sqlite3_mprintf("SELECT state FROM main.\"%w\"", view), &err);
+  sqlite3_stmt *q = es_store_cached_text(c->store, h->sql, &err);
   es_error_clear(&err);
-  if (!q) return view_failed(c, &ev->data, "evolver", view);
+  if (!q) return view_failed(c, &ev->data, "evolver", h->view);
   es_sql_context ctx = {.kind = ES_CTX_EVENT,
                         .aggregate_type = ev->aggregate_type,
                         .aggregate_id = ev->aggregate_id,
@@ -205,36 +240,38 @@ static es_status sql_evolve(void *user, void *state, const es_event *ev) {
   es_sql_context *saved = c->sql_context;
   c->sql_context = &ctx;
   es_status rc = ES_OK;
+  char *next = 0;
+  size_t n = 0;
   int src = sqlite3_step(q);
   if (src == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT) {
     const char *z = (const char *)sqlite3_column_text(q, 0);
-    size_t n = (size_t)sqlite3_column_bytes(q, 0);
-    es_json_doc *doc = 0;
-    if (es_json_parse(z, n, &doc, 0) == ES_OK && es_json_root(doc)->kind == ES_JSON_OBJECT) {
-      char *copy = es_mem_strndup(z, n);
-      if (copy) {
-        es_mem_free(st->json);
-        st->json = copy;
-        st->len = n;
-        st->version = ev->version;
-      } else {
-        rc = ES_NOMEM;
-      }
-      if (rc == ES_OK && sqlite3_step(q) == SQLITE_ROW)
-        rc = complain(&ev->data, ES_INVALID_ARGUMENT,
-                      es_mem_printf("evolver %s returned more than one row for event '%s'", view, ev->type));
-    } else {
+    es_json_doc *doc;
+    const es_json *root;
+    n = (size_t)sqlite3_column_bytes(q, 0);
+    if (parse_object(a, z, n, &doc, &root) == ES_OK && root)
+      rc = (next = es_mem_strndup(z, n)) ? ES_OK : ES_NOMEM;
+    else
       rc = ES_INVALID_PAYLOAD;
-    }
-    es_json_free(doc);
+    parse_done(a, doc);
+    if (rc == ES_OK && sqlite3_step(q) == SQLITE_ROW)
+      rc = complain(&ev->data, ES_INVALID_ARGUMENT,
+                    es_mem_printf("evolver %s returned more than one row for event '%s'", h->view, ev->type));
   } else {
-    rc = src == SQLITE_ROW || src == SQLITE_DONE ? ES_INVALID_PAYLOAD : view_failed(c, &ev->data, "evolver", view);
+    rc = src == SQLITE_ROW || src == SQLITE_DONE ? ES_INVALID_PAYLOAD : view_failed(c, &ev->data, "evolver", h->view);
   }
   if (rc == ES_INVALID_PAYLOAD)
     rc = complain(&ev->data, ES_INVALID_ARGUMENT,
-                  es_mem_printf("evolver %s did not return a state (one row, a JSON object in column state)", view));
+                  es_mem_printf("evolver %s did not return a state (one row, a JSON object in column state)", h->view));
   sqlite3_reset(q);
   c->sql_context = saved;
+  if (rc == ES_OK) {
+    es_mem_free(st->json);
+    st->json = next;
+    st->len = n;
+    st->version = ev->version;
+    next = 0;
+  }
+  es_mem_free(next);
   return rc;
 }
 
@@ -257,8 +294,12 @@ static es_status load_handlers(es_conn *c, const char *aggregate, const char *ki
     *out = p;
     p[*n].name = es_mem_strdup((const char *)sqlite3_column_text(q, 0));
     p[*n].view = es_mem_strdup((const char *)sqlite3_column_text(q, 1));
+    p[*n].sql = p[*n].view ? sqlite3_mprintf(strcmp(kind, "decide") == 0 ? "SELECT type, data FROM main.\"%w\""
+                                                                          : "SELECT state FROM main.\"%w\"",
+                                             p[*n].view)
+                           : 0;
     (*n)++;
-    if (!p[*n - 1].name || !p[*n - 1].view) rc = es_error_set(err, ES_NOMEM, 0);
+    if (!p[*n - 1].name || !p[*n - 1].view || !p[*n - 1].sql) rc = es_error_set(err, ES_NOMEM, 0);
   }
   sqlite3_reset(q);
   return rc;
@@ -392,18 +433,13 @@ static void payload_field(sqlite3_context *ctx, sqlite3_value **argv, int want_i
   es_conn *c = sqlite3_user_data(ctx);
   const es_sql_context *sc = c->sql_context;
   const char *key = (const char *)sqlite3_value_text(argv[0]);
-  es_json_doc *doc = 0;
   char *complaint = 0;
   if (!sc || sc->kind != ES_CTX_COMMAND || !key) {
     es_result_errorf(ctx, ES_MISUSE, "es_payload_int and es_payload_text work only inside a decider view");
     return;
   }
-  if (es_json_parse(sc->data, sc->data_len, &doc, 0) != ES_OK) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  es_object o;
-  es_object_init(&o, es_json_root(doc), "payload", &complaint);
+  es_object o; /* the payload the command loop parsed, read as a C decider reads it */
+  es_object_init(&o, sc->payload, "payload", &complaint);
   int64_t i = 0;
   const char *z = 0;
   size_t n = 0;
@@ -418,7 +454,6 @@ static void payload_field(sqlite3_context *ctx, sqlite3_value **argv, int want_i
     es_result_errorf(ctx, ES_INVALID_PAYLOAD, "%s", c->sql_payload_error ? c->sql_payload_error : "invalid payload");
   }
   es_mem_free(complaint);
-  es_json_free(doc);
 }
 
 void es_payload_int_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

@@ -59,16 +59,24 @@ static int make_room(es_store *s) {
   return 1;
 }
 
+/* The idle statement kept for sql, made the most recently used; NULL when there is none. */
+static sqlite3_stmt *find(es_store *s, const char *sql) {
+  for (int i = s->n_cache - 1; i >= 0; i--) {
+    if (strcmp(s->cache[i].sql, sql) != 0 || sqlite3_stmt_busy(s->cache[i].st)) continue;
+    sqlite3_stmt *st = s->cache[i].st;
+    touch(s, i);
+    return st;
+  }
+  return 0;
+}
+
 sqlite3_stmt *es_store_cached(es_store *s, char *sql, es_error *err) {
   sqlite3_stmt *st = 0;
   if (!sql) {
     es_error_set(err, ES_NOMEM, 0);
     return 0;
   }
-  for (int i = s->n_cache - 1; i >= 0; i--) {
-    if (strcmp(s->cache[i].sql, sql) != 0 || sqlite3_stmt_busy(s->cache[i].st)) continue;
-    st = s->cache[i].st;
-    touch(s, i);
+  if ((st = find(s, sql))) {
     sqlite3_free(sql);
     return st;
   }
@@ -89,4 +97,9 @@ fail:
   sqlite3_finalize(st);
   sqlite3_free(sql);
   return 0;
+}
+
+sqlite3_stmt *es_store_cached_text(es_store *s, const char *sql, es_error *err) {
+  sqlite3_stmt *st = find(s, sql);
+  return st ? st : es_store_cached(s, sqlite3_mprintf("%s", sql), err);
 }

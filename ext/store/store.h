@@ -108,6 +108,9 @@ es_view_store es_store_view_port(es_store *s);
 /* A prepared statement for sql (taking ownership of it), kept by SQL text (stmt_cache.c); never
 ** one that is running. NULL with err set on failure. Reset it after use. */
 sqlite3_stmt *es_store_cached(es_store *s, char *sql, es_error *err);
+/* The same for text the caller keeps (copied only when a statement is prepared for it): a caller
+** that runs the same text often need not format it each time. */
+sqlite3_stmt *es_store_cached_text(es_store *s, const char *sql, es_error *err);
 /* Run sql (taking ownership of it) with sqlite3_exec, as a write of the current call. */
 es_status es_store_exec(es_store *s, char *sql, const char *doing, es_error *err);
 /* Arm the guard of table for every write until es_store_arm(s, NULL). */
