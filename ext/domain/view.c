@@ -1,6 +1,7 @@
 /*
 ** view.c — the view writer handle and the fold of one event into a C view (view.h): the row the
-** fold sets goes to the view-store port as typed fields, and a row it finds comes back typed.
+** fold sets goes to the view-store port as typed fields, and a row it finds comes back typed. An
+** event folded by several views is parsed once for all of them (es_view_input).
 */
 #include <string.h>
 
@@ -71,8 +72,19 @@ static es_status parse_object(const char *text, size_t len, es_json_doc **doc, e
   return err->status;
 }
 
-es_status es_view_apply(const es_view *v, const es_view_store *store, const es_view_event *e, es_error *err) {
-  es_json_doc *data = 0, *meta = 0;
+void es_view_input_init(es_view_input *in, const es_view_event *ev) {
+  in->event = ev;
+  in->data = in->metadata = 0;
+}
+
+void es_view_input_clear(es_view_input *in) {
+  es_json_free(in->data);
+  es_json_free(in->metadata);
+  in->data = in->metadata = 0;
+}
+
+es_status es_view_fold(const es_view *v, const es_view_store *store, es_view_input *in, es_error *err) {
+  const es_view_event *e = in->event;
   char *complaint = 0;
   es_view_writer w;
   memset(&w, 0, sizeof(w));
@@ -83,8 +95,8 @@ es_status es_view_apply(const es_view *v, const es_view_store *store, const es_v
   w.complaint = &complaint;
   es_builder_init(&w.row);
   es_row_init(&w.found_row);
-  es_status rc = parse_object(e->data, e->data_len, &data, err);
-  if (rc == ES_OK) rc = parse_object(e->metadata, e->metadata_len, &meta, err);
+  es_status rc = in->data ? ES_OK : parse_object(e->data, e->data_len, &in->data, err);
+  if (rc == ES_OK && !in->metadata) rc = parse_object(e->metadata, e->metadata_len, &in->metadata, err);
   if (rc == ES_OK) {
     es_event ev = {.base = {&es_domain_ops},
                    .type = e->type,
@@ -93,12 +105,14 @@ es_status es_view_apply(const es_view *v, const es_view_store *store, const es_v
                    .aggregate_id = e->aggregate_id,
                    .position = e->position,
                    .recorded_at = e->recorded_at};
-    es_object_init(&ev.data, es_json_root(data), "event data", &complaint);
-    es_object_init(&ev.metadata, es_json_root(meta), "event metadata", &complaint);
+    es_object_init(&ev.data, es_json_root(in->data), "event data", &complaint);
+    es_object_init(&ev.metadata, es_json_root(in->metadata), "event metadata", &complaint);
     rc = v->def.fold(v->user, &ev, &w);
     if (err->status != ES_OK) rc = err->status; /* the store's own error says more */
     else if (rc == ES_NOMEM) es_error_set(err, ES_NOMEM, 0);
     else if (rc != ES_OK) es_error_set(err, rc, "%s", complaint ? complaint : "the fold callback failed");
+  } else { /* a parse that failed is not kept */
+    es_view_input_clear(in);
   }
   if (err->status != ES_OK && err->status != ES_NOMEM)
     es_error_prefix(err, "view '%s' failed on event '%s' (position %lld, %s '%s' version %lld): ", v->def.name, e->type,
@@ -106,8 +120,14 @@ es_status es_view_apply(const es_view *v, const es_view_store *store, const es_v
   rc = err->status;
   es_row_clear(&w.found_row);
   es_builder_clear(&w.row);
-  es_json_free(data);
-  es_json_free(meta);
   es_mem_free(complaint);
+  return rc;
+}
+
+es_status es_view_apply(const es_view *v, const es_view_store *store, const es_view_event *e, es_error *err) {
+  es_view_input in;
+  es_view_input_init(&in, e);
+  es_status rc = es_view_fold(v, store, &in, err);
+  es_view_input_clear(&in);
   return rc;
 }

@@ -290,6 +290,8 @@ es_status es_store_data_version(es_store *s, int64_t *version, es_error *err) {
   int src = step_row(st);
   *version = sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
+  s->data_version = *version; /* views.c reuses it within the call */
+  s->data_version_read = src == SQLITE_OK;
   return src == SQLITE_OK ? ES_OK : es_store_error(s->db, src, "reading the data version", err);
 }
 
@@ -301,6 +303,8 @@ void es_store_begin_call(es_store *s) { s->wrote = 0; }
 void es_store_call(es_store *s, int running) {
   s->in_call = running;
   s->schema_fresh = 0;
+  s->data_version_read = 0;
+  es_views_call_edge(s);
 }
 int es_store_wrote(const es_store *s) { return s->wrote; }
 

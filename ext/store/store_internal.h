@@ -19,6 +19,7 @@ typedef enum es_stmt_id {
 
 typedef struct es_cached_stmt es_cached_stmt;
 typedef struct es_view_cache es_view_cache;
+typedef struct es_views_state es_views_state;
 
 struct es_store {
   sqlite3 *db;
@@ -40,6 +41,14 @@ struct es_store {
   void *notes; /* the events the running catch-up feeds (views.c), or NULL */
   const char *view_schema; /* where the view writer writes: "main", or "temp" while a fold is checked */
   es_view_cache *view_cache; /* the view writer's statements by shape, and tables' keys (view_writer.c) */
+  es_views_state *views_state; /* es_views as last read, with the read models' statements (views.c) */
+  struct {
+    int wrote;        /* the call in progress wrote es_views */
+    int start_cookie; /* schema_cookie when it first did (-1: DDL of that call had already run) */
+    int unsettled;    /* a write of es_views may still be rolled back with no DDL telling (views.c) */
+  } views_txn;        /* kept across es_store_flush */
+  int64_t data_version;        /* PRAGMA data_version as the call in progress read it, */
+  int data_version_read;       /* when set (cleared at each edge of a call) */
 };
 
 /* PRAGMA schema_version, or -1 when it cannot be read. */
@@ -50,7 +59,8 @@ int es_store_schema_unchanged(es_store *s);
 void es_store_arm_table(es_store *s, const char *table);
 /* Finalize every statement of the cache (stmt_cache.c). */
 void es_store_flush_cache(es_store *s);
-/* Finalize the view writer's statements and forget what it cached (view_writer.c). */
+/* Finalize the view writer's statements and forget what it cached (view_writer.c), and the same
+** for the read models (es_views_flush). */
 void es_store_flush_views(es_store *s);
 /* Step a statement that returns no rows (or whose rows are not needed) to completion, then reset
 ** it and clear its bindings; doing names the step in errors. */
@@ -133,6 +143,11 @@ es_status es_store_guarded_write(es_store *s, sqlite3_stmt *st, const char *tabl
 
 /* ---- read models (views.c) ---- */
 
+/* Forget es_views as last read and finalize the read models' statements. */
+void es_views_flush(es_store *s);
+/* A call of ours starts or ends (es_store_call): whether this connection's writes of es_views may
+** still be undone with nothing telling (see views.c). */
+void es_views_call_edge(es_store *s);
 /* The names of the views es_views lists (none when it does not exist). */
 es_status es_views_names(es_store *s, char ***out, int *n, es_error *err);
 /* es_integrity_check's part on read models: each has its table, is at `end`, its feed compiles,

@@ -9,9 +9,10 @@
 ** looked up, no JSON parsed. Upserts need the table's primary key; it is read from the schema
 ** once per table and kept.
 **
-** All of it is dropped when the schema may have changed: each port handed out (one per catch-up
-** of a view) checks, at its first use, a statement of its own, PRAGMA main.schema_version, both
-** its value and how often SQLite had to prepare it again. The value catches DDL; the re-prepare
+** All of it is dropped when the schema may have changed: each port handed out (one per command,
+** or per catch-up of a view) checks, at its first use, a statement of its own, PRAGMA
+** main.schema_version, both its value and how often SQLite had to prepare it again (inside a call
+** of ours, the same stamp as that call's es_store_open took it, without running anything). The value catches DDL; the re-prepare
 ** count catches what the value alone misses: a rollback takes the version back to a number that
 ** later DDL reaches again with another schema, but SQLite expires every statement when it rolls
 ** back a schema change. Like the store's statement cache (stmt_cache.c), a statement that is
@@ -39,6 +40,12 @@ typedef struct vw_stmt {
   uint64_t used;       /* clock when last handed out; 0: stale (the schema changed while it ran) */
 } vw_stmt;
 
+/* A schema version and how often the statement that read it had been re-prepared then. */
+typedef struct schema_stamp {
+  int known;
+  int cookie, reprepares;
+} schema_stamp;
+
 /* A table's primary key columns. */
 typedef struct vw_key {
   char *names; /* schema, table, then each key column: NUL-terminated one after the other */
@@ -52,8 +59,8 @@ struct es_view_cache {
   vw_key *keys;
   int n_keys, cap_keys;
   sqlite3_stmt *sentinel; /* PRAGMA main.schema_version */
-  int valid;              /* the statements and keys were made under (cookie, reprepares) */
-  int cookie, reprepares;
+  schema_stamp own;       /* the schema the statements and keys were made under, as the sentinel read it, */
+  schema_stamp store;     /* and as a call's es_store_open verified it (see check_schema) */
   int checked;            /* the schema was checked since the port was last handed out */
   uint64_t clock;
   es_view_writer_stats stats;
@@ -85,6 +92,7 @@ static void drop_all(es_view_cache *c) {
 
 void es_store_flush_views(es_store *s) {
   es_view_cache *c = s->view_cache;
+  es_views_flush(s);
   if (!c) return;
   for (int i = 0; i < c->n_stmts; i++) stmt_free(&c->stmts[i]);
   for (int i = 0; i < c->n_keys; i++) sqlite3_free(c->keys[i].names);
@@ -102,28 +110,39 @@ void es_view_writer_stats_get(es_store *s, es_view_writer_stats *out) {
   out->statements = s->view_cache->n_stmts;
 }
 
-/* Drop everything if the schema changed since it was made (see the top of the file). */
+/*
+** Drop everything if the schema changed since it was made (see the top of the file). Inside a call
+** of ours whose es_store_open verified the schema, the store's stamp of it is taken as it is (no
+** statement runs): it holds until the call ends, and the call's own DDL (a view's table created,
+** guards, TEMP copies for es_integrity_check) never changes a table the cache knows. Elsewhere the
+** sentinel reads it. Each source compares with its own stamp (their re-prepare counts are of
+** different statements); a drop forgets both, so whatever is cached was made after both were taken.
+*/
 static es_status check_schema(es_store *s, es_view_cache *c, es_error *err) {
-  if (!c->sentinel) {
-    int rc = sqlite3_prepare_v3(s->db, "PRAGMA main.schema_version", -1, SQLITE_PREPARE_PERSISTENT, &c->sentinel, 0);
-    if (rc != SQLITE_OK) {
-      sqlite3_finalize(c->sentinel);
-      c->sentinel = 0;
-      return es_store_error(s->db, rc, "reading the schema version", err);
+  int from_store = s->in_call && s->schema_fresh && s->schema_cookie >= 0;
+  int cookie = s->schema_cookie, reprepares = s->schema_reprepares;
+  if (!from_store) {
+    if (!c->sentinel) {
+      int rc = sqlite3_prepare_v3(s->db, "PRAGMA main.schema_version", -1, SQLITE_PREPARE_PERSISTENT, &c->sentinel, 0);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(c->sentinel);
+        c->sentinel = 0;
+        return es_store_error(s->db, rc, "reading the schema version", err);
+      }
     }
+    int rc = sqlite3_step(c->sentinel);
+    cookie = sqlite3_column_int(c->sentinel, 0);
+    sqlite3_reset(c->sentinel);
+    if (rc != SQLITE_ROW) return es_store_error(s->db, rc, "reading the schema version", err);
+    reprepares = sqlite3_stmt_status(c->sentinel, SQLITE_STMTSTATUS_REPREPARE, 0);
   }
-  int rc = sqlite3_step(c->sentinel);
-  int cookie = sqlite3_column_int(c->sentinel, 0);
-  sqlite3_reset(c->sentinel);
-  if (rc != SQLITE_ROW) return es_store_error(s->db, rc, "reading the schema version", err);
-  int reprepares = sqlite3_stmt_status(c->sentinel, SQLITE_STMTSTATUS_REPREPARE, 0);
+  schema_stamp *stamp = from_store ? &c->store : &c->own;
   c->stats.checks++;
-  if (!c->valid || cookie != c->cookie || reprepares != c->reprepares) {
+  if (!stamp->known || cookie != stamp->cookie || reprepares != stamp->reprepares) {
     if (c->n_stmts || c->n_keys) c->stats.dropped++;
     drop_all(c);
-    c->valid = 1;
-    c->cookie = cookie;
-    c->reprepares = reprepares;
+    c->own.known = c->store.known = 0;
+    *stamp = (schema_stamp){.known = 1, .cookie = cookie, .reprepares = reprepares};
   }
   c->checked = 1;
   return ES_OK;

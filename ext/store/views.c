@@ -7,6 +7,19 @@
 ** A view's table is written only while the store has armed the guard for that table: during its
 ** own fold (C) or its own feed statement (SQL). So a handler can write its own table and nothing
 ** else the store protects: not the log, not another view.
+**
+** A command reads nothing here that does not depend on it. es_views is read once and its rows are
+** kept on the store (with each SQL view's feed statements, prepared once) while they are known to
+** be what the table holds: the schema is the one they were read under (its version, and how often
+** SQLite re-prepared the store's statement reading it, es_store_open's stamp), and no other
+** connection has committed since (PRAGMA data_version). This connection's own writes of es_views
+** (a definition, a C view attached, a view dropped) make them be read again by the next call, and
+** then they may be undone by a ROLLBACK or ROLLBACK TO of the caller's. When the call that wrote
+** also changed the schema (created a view's guards or table: almost always), that rollback undoes
+** the DDL too, and SQLite expires every statement when it rolls back DDL: the stamp tells. When it
+** did not (a SQL view redefined), nothing would tell: es_views is read again by every call until one
+** of ours starts or ends with no transaction open (the write was then committed or rolled back).
+** The events a command appended are read by one statement kept for the store.
 */
 #include <string.h>
 
@@ -18,14 +31,19 @@
 
 #define SMALL_RANGE 16 /* a command's events: fed one by one (see apply_sql) */
 
+#define READ_EVENTS_SQL                                                                                               \
+  "SELECT position, version, aggregate_type, aggregate_id, type, recorded_at, data, metadata"                       \
+  " FROM main.es_events WHERE position > ?1 AND position <= ?2 ORDER BY position"
+
 /* ======================= The es_views table ======================= */
 
 typedef struct view_row {
   char *name;
   int is_sql;
   char *feed;
-  int64_t position; /* the position it was last built to (es_create_view, es_rebuild, registration) */
-  int fresh;        /* attached and built by the call in progress */
+  int kept;                  /* a row of the store's es_views_state: its statements below are its own */
+  sqlite3_stmt *feed_one;    /* a kept SQL view's feed statements, prepared on first use */
+  sqlite3_stmt *feed_range;
 } view_row;
 
 typedef struct view_rows {
@@ -33,13 +51,74 @@ typedef struct view_rows {
   int n;
 } view_rows;
 
+/* es_views as the store last read it, and when it may be used again without reading it. */
+struct es_views_state {
+  view_rows rows;
+  int current;            /* rows may serve a later call while the stamps below hold */
+  int cookie, reprepares; /* the store's schema stamp (es_store_open) when rows were read */
+  int64_t data_version;   /* PRAGMA data_version then */
+  sqlite3_stmt *read_events; /* READ_EVENTS_SQL, kept */
+};
+
+static void row_clear(view_row *r) {
+  sqlite3_finalize(r->feed_one);
+  sqlite3_finalize(r->feed_range);
+  sqlite3_free(r->name);
+  sqlite3_free(r->feed);
+  memset(r, 0, sizeof(*r));
+}
+
 static void rows_free(view_rows *r) {
-  for (int i = 0; i < r->n; i++) {
-    sqlite3_free(r->rows[i].name);
-    sqlite3_free(r->rows[i].feed);
-  }
+  for (int i = 0; i < r->n; i++) row_clear(&r->rows[i]);
   sqlite3_free(r->rows);
   memset(r, 0, sizeof(*r));
+}
+
+void es_views_flush(es_store *s) {
+  es_views_state *st = s->views_state;
+  if (!st) return;
+  rows_free(&st->rows);
+  sqlite3_finalize(st->read_events);
+  sqlite3_free(st);
+  s->views_state = 0;
+}
+
+/* The store's es_views_state, made on first use. */
+static es_views_state *views_state(es_store *s, es_error *err) {
+  if (!s->views_state) {
+    if (!(s->views_state = sqlite3_malloc64(sizeof(*s->views_state)))) {
+      es_error_set(err, ES_NOMEM, 0);
+      return 0;
+    }
+    memset(s->views_state, 0, sizeof(*s->views_state));
+  }
+  return s->views_state;
+}
+
+/* This connection is writing es_views: what was read of it is no longer current, and what is read
+** from now until the call ends is not kept (see es_views_call_edge). */
+static void rows_changing(es_store *s) {
+  if (!s->views_txn.wrote) s->views_txn.start_cookie = s->schema_cookie;
+  s->views_txn.wrote = 1;
+  if (s->views_state) s->views_state->current = 0;
+}
+
+/* Did the call in progress change main's schema (before or after it wrote es_views)? */
+static int call_changed_schema(es_store *s) {
+  if (s->views_txn.start_cookie < 0) return 1; /* storage or a table created: see es_table_create */
+  sqlite3_stmt *st = 0;
+  int changed = 0; /* unknown counts as unchanged: es_views is then read again until settled */
+  if (sqlite3_prepare_v2(s->db, "PRAGMA main.schema_version", -1, &st, 0) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    changed = sqlite3_column_int(st, 0) != s->views_txn.start_cookie;
+  sqlite3_finalize(st);
+  return changed;
+}
+
+void es_views_call_edge(es_store *s) {
+  int ended = sqlite3_txn_state(s->db, "main") == SQLITE_TXN_NONE;
+  if (s->views_txn.wrote && !ended && !call_changed_schema(s)) s->views_txn.unsettled = 1;
+  s->views_txn.wrote = 0;
+  if (ended) s->views_txn.unsettled = 0;
 }
 
 static int views_table_exists(es_store *s) { return es_table_exists(s, ES_TABLE_VIEWS); }
@@ -49,7 +128,7 @@ static es_status load_rows(es_store *s, view_rows *out, es_error *err) {
   es_status rc = ES_OK;
   memset(out, 0, sizeof(*out));
   if (!views_table_exists(s)) return ES_OK;
-  sqlite3_stmt *q = es_store_cached(s, sqlite3_mprintf("SELECT name, kind, feed, position FROM main.es_views ORDER BY name"), err);
+  sqlite3_stmt *q = es_store_cached(s, sqlite3_mprintf("SELECT name, kind, feed FROM main.es_views ORDER BY name"), err);
   if (!q) return err->status;
   int src = SQLITE_OK;
   while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
@@ -64,7 +143,6 @@ static es_status load_rows(es_store *s, view_rows *out, es_error *err) {
     r->name = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(q, 0));
     r->is_sql = sqlite3_stricmp((const char *)sqlite3_column_text(q, 1), "sql") == 0;
     if (sqlite3_column_type(q, 2) != SQLITE_NULL) r->feed = sqlite3_mprintf("%s", sqlite3_column_text(q, 2));
-    r->position = sqlite3_column_int64(q, 3);
     if (!r->name || (sqlite3_column_type(q, 2) != SQLITE_NULL && !r->feed)) {
       rc = es_error_set(err, ES_NOMEM, 0);
       goto done;
@@ -76,6 +154,60 @@ done:
   sqlite3_reset(q);
   if (rc != ES_OK) rows_free(out);
   return rc;
+}
+
+/* PRAGMA data_version: as this call of ours already read it, or read now. */
+static es_status data_version(es_store *s, int64_t *version, es_error *err) {
+  if (s->in_call && s->data_version_read) {
+    *version = s->data_version;
+    return ES_OK;
+  }
+  return es_store_data_version(s, version, err);
+}
+
+/* Same definition (and so the same feed statements)? */
+static int same_row(const view_row *a, const view_row *b) {
+  return a->is_sql == b->is_sql && strcmp(a->name, b->name) == 0 &&
+         (a->feed && b->feed ? strcmp(a->feed, b->feed) == 0 : a->feed == b->feed);
+}
+
+/*
+** es_views as this call sees it: the rows kept from an earlier read while they are known to be
+** current (see the top of the file), or read now. A row read again with the same definition keeps
+** its feed statements, unless the schema changed. The rows stay valid until the next call of this.
+*/
+static es_status current_rows(es_store *s, view_rows **out, es_error *err) {
+  es_views_state *st = views_state(s, err);
+  int64_t version = 0;
+  *out = 0;
+  if (!st || data_version(s, &version, err) != ES_OK) return err->status;
+  int same_schema = s->schema_cookie >= 0 && st->cookie == s->schema_cookie && st->reprepares == s->schema_reprepares;
+  if (st->current && same_schema && st->data_version == version) {
+    *out = &st->rows;
+    return ES_OK;
+  }
+  view_rows fresh;
+  es_status rc = load_rows(s, &fresh, err);
+  if (rc != ES_OK) return rc;
+  for (int i = 0; i < fresh.n; i++) {
+    fresh.rows[i].kept = 1;
+    for (int j = 0; same_schema && j < st->rows.n; j++) {
+      view_row *old = &st->rows.rows[j];
+      if (!same_row(old, &fresh.rows[i])) continue;
+      fresh.rows[i].feed_one = old->feed_one, old->feed_one = 0;
+      fresh.rows[i].feed_range = old->feed_range, old->feed_range = 0;
+    }
+  }
+  rows_free(&st->rows);
+  st->rows = fresh;
+  /* kept for later calls: read under a verified schema, with no write of ours that could be undone
+  ** unseen (see the top of the file) */
+  st->current = s->schema_cookie >= 0 && !s->views_txn.wrote && !s->views_txn.unsettled;
+  st->cookie = s->schema_cookie;
+  st->reprepares = s->schema_reprepares;
+  st->data_version = version;
+  *out = &st->rows;
+  return ES_OK;
 }
 
 static es_status set_position(es_store *s, const char *name, int64_t position, es_error *err) {
@@ -114,6 +246,7 @@ static es_status insert_row(es_store *s, const char *name, const char *feed, es_
   sqlite3_bind_text(st, 2, feed ? "sql" : "c", -1, SQLITE_STATIC);
   if (feed) sqlite3_bind_text(st, 3, feed, -1, SQLITE_STATIC);
   s->wrote = 1;
+  rows_changing(s);
   es_store_arm_table(s, "es_views");
   es_status rc = es_store_run(s, st, "recording a view", err);
   es_store_arm_table(s, 0);
@@ -131,13 +264,26 @@ static es_status clear_table(es_store *s, const char *table, es_error *err) {
 
 /* ======================= Applying events ======================= */
 
+/* The statement reading the events in (?1, ?2]: the store's own, or (when that one is running) one
+** from the statement cache. Reset it after use. */
+static sqlite3_stmt *read_events(es_store *s, es_error *err) {
+  es_views_state *st = views_state(s, err);
+  if (!st) return 0;
+  if (st->read_events && sqlite3_stmt_busy(st->read_events)) return es_store_cached(s, sqlite3_mprintf(READ_EVENTS_SQL), err);
+  if (!st->read_events) {
+    int rc = sqlite3_prepare_v3(s->db, READ_EVENTS_SQL, -1, SQLITE_PREPARE_PERSISTENT, &st->read_events, 0);
+    if (rc != SQLITE_OK) {
+      es_store_error(s->db, rc, "preparing a statement", err);
+      sqlite3_finalize(st->read_events);
+      st->read_events = 0;
+    }
+  }
+  return st->read_events;
+}
+
 /* C view: fold each event in (from, to] of a type it handles. */
 static es_status apply_c(es_store *s, const es_view *v, int64_t from, int64_t to, int64_t *applied, es_error *err) {
-  sqlite3_stmt *st =
-      es_store_cached(s,
-             sqlite3_mprintf("SELECT position, version, aggregate_type, aggregate_id, type, recorded_at, data, metadata"
-                             " FROM main.es_events WHERE position > ?1 AND position <= ?2 ORDER BY position"),
-             err);
+  sqlite3_stmt *st = read_events(s, err);
   if (!st) return err->status;
   es_view_store port = es_store_view_port(s);
   sqlite3_bind_int64(st, 1, from);
@@ -193,14 +339,40 @@ static char *feed_insert_one_sql(const char *feed) {
 }
 
 /*
-** The events a command appended, read once: every C view folds them from memory, and each is
-** described before any handler runs (a handler's RAISE(ROLLBACK) takes them out of the log, and
-** the error must still name its event).
+** A SQL view's feed statement (one event, or a range): a kept row's own, prepared once; for a row
+** read for one call (es_rebuild, es_create_view), or when its own is running, one from the
+** statement cache. Reset it after use.
+*/
+static sqlite3_stmt *feed_statement(es_store *s, view_row *r, int one_by_one, es_error *err) {
+  sqlite3_stmt **own = r->kept ? (one_by_one ? &r->feed_one : &r->feed_range) : 0;
+  if (!own || (*own && sqlite3_stmt_busy(*own)))
+    return es_store_cached(s, one_by_one ? feed_insert_one_sql(r->feed) : feed_insert_sql(r->feed), err);
+  if (*own) return *own;
+  char *sql = one_by_one ? feed_insert_one_sql(r->feed) : feed_insert_sql(r->feed);
+  if (!sql) {
+    es_error_set(err, ES_NOMEM, 0);
+    return 0;
+  }
+  int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, own, 0);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) {
+    es_store_error(s->db, rc, "preparing a statement", err);
+    sqlite3_finalize(*own);
+    *own = 0;
+    return 0;
+  }
+  return *own;
+}
+
+/*
+** The events a command appended, read once: every C view folds them from memory, each event's
+** data and metadata parsed once for all of them, and each is known before any handler runs (a
+** handler's RAISE(ROLLBACK) takes them out of the log, and the error must still name its event).
 */
 typedef struct loaded_event {
   es_view_event ev; /* its texts point into buf */
+  es_view_input in; /* its parsed data and metadata, for every C view that folds it */
   char *buf;
-  char *what; /* "'Type' (position P, type 'id' version V)" */
 } loaded_event;
 
 typedef struct event_batch {
@@ -209,7 +381,10 @@ typedef struct event_batch {
 } event_batch;
 
 static void batch_clear(event_batch *b) {
-  for (int i = 0; i < b->n; i++) sqlite3_free(b->items[i].buf), sqlite3_free(b->items[i].what);
+  for (int i = 0; i < b->n; i++) {
+    es_view_input_clear(&b->items[i].in);
+    sqlite3_free(b->items[i].buf);
+  }
   sqlite3_free(b->items);
   memset(b, 0, sizeof(*b));
 }
@@ -218,15 +393,18 @@ static void batch_clear(event_batch *b) {
 static es_status load_one(sqlite3_stmt *q, loaded_event *e) {
   static const int cols[6] = {2, 3, 4, 5, 6, 7}; /* aggregate_type, aggregate_id, type, recorded_at, data, metadata */
   size_t len[6], total = 0;
-  for (int i = 0; i < 6; i++) total += (len[i] = (size_t)sqlite3_column_bytes(q, cols[i])) + 1;
+  const char *z[6];
+  for (int i = 0; i < 6; i++) {
+    z[i] = (const char *)sqlite3_column_text(q, cols[i]);
+    total += (len[i] = (size_t)sqlite3_column_bytes(q, cols[i])) + 1;
+  }
   char *p = e->buf = sqlite3_malloc64(total);
   if (!p) return ES_NOMEM;
   const char *field[6];
   for (int i = 0; i < 6; i++) {
-    const char *z = (const char *)sqlite3_column_text(q, cols[i]);
-    if (z) memcpy(p, z, len[i]);
+    if (z[i]) memcpy(p, z[i], len[i]);
     p[len[i]] = 0;
-    field[i] = z ? p : 0;
+    field[i] = z[i] ? p : 0;
     p += len[i] + 1;
   }
   e->ev = (es_view_event){.position = sqlite3_column_int64(q, 0),
@@ -239,18 +417,12 @@ static es_status load_one(sqlite3_stmt *q, loaded_event *e) {
                           .data_len = len[4],
                           .metadata = field[5],
                           .metadata_len = len[5]};
-  e->what = sqlite3_mprintf("'%s' (position %lld, %s '%s' version %lld)", field[2], (long long)e->ev.position, field[0],
-                            field[1], (long long)e->ev.version);
-  return e->what ? ES_OK : ES_NOMEM;
+  return ES_OK;
 }
 
 static es_status load_batch(es_store *s, int64_t from, int64_t to, event_batch *b, es_error *err) {
   memset(b, 0, sizeof(*b));
-  sqlite3_stmt *q = es_store_cached(
-      s,
-      sqlite3_mprintf("SELECT position, version, aggregate_type, aggregate_id, type, recorded_at, data, metadata"
-                      " FROM main.es_events WHERE position > ?1 AND position <= ?2 ORDER BY position"),
-      err);
+  sqlite3_stmt *q = read_events(s, err);
   if (!q) return err->status;
   sqlite3_bind_int64(q, 1, from);
   sqlite3_bind_int64(q, 2, to);
@@ -268,30 +440,31 @@ static es_status load_batch(es_store *s, int64_t from, int64_t to, event_batch *
   }
   if (rc == ES_OK && src != SQLITE_DONE) rc = es_store_error(s->db, src, "reading the events for the views", err);
   sqlite3_reset(q);
+  for (int i = 0; i < b->n; i++) es_view_input_init(&b->items[i].in, &b->items[i].ev); /* items no longer move */
   if (rc != ES_OK) batch_clear(b);
   return rc;
 }
 
 /* C view: fold the command's events (read once for every view) of the types it handles. */
-static es_status apply_c_batch(es_store *s, const es_view *v, const event_batch *b, es_error *err) {
-  es_view_store port = es_store_view_port(s);
+static es_status apply_c_batch(es_store *s, const es_view *v, const es_view_store *port, event_batch *b, es_error *err) {
   es_status rc = ES_OK;
   es_store_arm_table(s, v->def.name);
   for (int i = 0; rc == ES_OK && i < b->n; i++) {
     if (!b->items[i].ev.type || !es_view_handles(v, b->items[i].ev.type)) continue;
     s->wrote = 1;
-    rc = es_view_apply(v, &port, &b->items[i].ev, err);
+    rc = es_view_fold(v, port, &b->items[i].in, err);
   }
   es_store_arm_table(s, 0);
   return rc;
 }
 
-/* Prefix err with the view and the event at position p (read from the log). */
+/* Prefix err with the view and the event at position p (from the command's events, or the log). */
 static void name_failed_event(es_store *s, const view_row *r, int64_t p, es_error *err) {
   for (int i = 0; s->notes && i < ((event_batch *)s->notes)->n; i++) {
-    loaded_event *e = &((event_batch *)s->notes)->items[i];
-    if (e->ev.position == p && e->what) {
-      es_error_prefix(err, "view '%s' failed on event %s: ", r->name, e->what);
+    const es_view_event *e = &((event_batch *)s->notes)->items[i].ev;
+    if (e->position == p) {
+      es_error_prefix(err, "view '%s' failed on event '%s' (position %lld, %s '%s' version %lld): ", r->name, e->type,
+                      (long long)e->position, e->aggregate_type, e->aggregate_id, (long long)e->version);
       return;
     }
   }
@@ -349,8 +522,9 @@ done:
   sqlite3_free(one);
 }
 
+
 /* SQL view: insert the feed's rows in (from, to] into the feed itself, firing its handlers. */
-static es_status apply_sql(es_store *s, const view_row *r, int64_t from, int64_t to, int64_t *applied, es_error *err) {
+static es_status apply_sql(es_store *s, view_row *r, int64_t from, int64_t to, int64_t *applied, es_error *err) {
   es_status rc = ES_OK;
   if (applied) {
     char *rows = feed_rows_sql("1", r->feed);
@@ -367,7 +541,7 @@ static es_status apply_sql(es_store *s, const view_row *r, int64_t from, int64_t
   /* A command's few events go one by one, so a failure names its event even when a handler's
   ** RAISE(ROLLBACK) leaves nothing to look at afterwards; long catch-ups go in one statement. */
   int one_by_one = to - from <= SMALL_RANGE;
-  sqlite3_stmt *st = es_store_cached(s, one_by_one ? feed_insert_one_sql(r->feed) : feed_insert_sql(r->feed), err);
+  sqlite3_stmt *st = feed_statement(s, r, one_by_one, err);
   if (!st) {
     es_error_prefix(err, "view '%s': its feed %s cannot run: ", r->name, r->feed);
     return err->status;
@@ -395,8 +569,8 @@ static es_status registered(const es_registry *reg, const view_row *r, const es_
 }
 
 /* Fold the events in (from, to] into one view; a build records `to` as where it was built to. */
-static es_status fill(es_store *s, const es_registry *reg, const view_row *r, int64_t from, int64_t to,
-                      int64_t *applied, es_error *err) {
+static es_status fill(es_store *s, const es_registry *reg, view_row *r, int64_t from, int64_t to, int64_t *applied,
+                      es_error *err) {
   const es_view *v = 0;
   es_status rc = r->is_sql ? apply_sql(s, r, from, to, applied, err)
                            : registered(reg, r, &v, err) == ES_OK ? apply_c(s, v, from, to, applied, err) : err->status;
@@ -421,19 +595,30 @@ static es_status attach_c(es_store *s, const es_view *v, es_error *err) {
   return rc;
 }
 
-/* Attach the registered C views the database does not know yet (each built from the whole log);
-** rows is es_views as it is then, with the attached ones marked fresh. */
-static es_status attach_new(es_store *s, const es_registry *reg, view_rows *rows, es_error *err) {
-  es_status rc = load_rows(s, rows, err);
-  char **fresh = 0;
-  int n_fresh = 0;
+/* The views attached by the call in progress (built from the whole log just now), by name. */
+typedef struct fresh_views {
+  const char **names; /* the registry's */
+  int n;
+} fresh_views;
+
+static int is_fresh(const fresh_views *f, const char *name) {
+  for (int i = 0; i < f->n; i++)
+    if (sqlite3_stricmp(f->names[i], name) == 0) return 1;
+  return 0;
+}
+
+/* Attach the registered C views es_views does not list yet (each built from the whole log);
+** *rows is es_views after that (current_rows), *fresh the views attached. */
+static es_status attach_new(es_store *s, const es_registry *reg, view_rows **rows, fresh_views *fresh, es_error *err) {
+  memset(fresh, 0, sizeof(*fresh));
+  es_status rc = current_rows(s, rows, err);
   for (size_t i = 0; rc == ES_OK && i < es_registry_view_count(reg); i++) {
     const es_view *v = es_registry_view_at(reg, i);
     int known = 0;
-    for (int j = 0; j < rows->n && rc == ES_OK; j++) {
-      if (sqlite3_stricmp(rows->rows[j].name, v->def.name) != 0) continue;
+    for (int j = 0; j < (*rows)->n && rc == ES_OK; j++) {
+      if (sqlite3_stricmp((*rows)->rows[j].name, v->def.name) != 0) continue;
       known = 1;
-      if (rows->rows[j].is_sql)
+      if ((*rows)->rows[j].is_sql)
         rc = es_error_set(err, ES_INVALID_ARGUMENT,
                           "view '%s' is defined in SQL in this database; forget it first with SELECT es_drop_view('%s')",
                           v->def.name, v->def.name);
@@ -444,46 +629,46 @@ static es_status attach_new(es_store *s, const es_registry *reg, view_rows *rows
     rc = attach_c(s, v, err);
     if (rc == ES_OK) rc = max_position(s, &end, err);
     if (rc == ES_OK) rc = fill(s, reg, &r, 0, end, 0, err);
-    char **p = rc == ES_OK ? sqlite3_realloc64(fresh, sizeof(*p) * (size_t)(n_fresh + 1)) : 0;
+    const char **p = rc == ES_OK ? sqlite3_realloc64(fresh->names, sizeof(*p) * (size_t)(fresh->n + 1)) : 0;
     if (rc == ES_OK && !p) rc = es_error_set(err, ES_NOMEM, 0);
-    if (rc == ES_OK) (fresh = p)[n_fresh++] = (char *)v->def.name;
+    if (rc == ES_OK) (fresh->names = p)[fresh->n++] = v->def.name;
   }
-  if (rc == ES_OK && n_fresh) {
-    rows_free(rows);
-    rc = load_rows(s, rows, err);
+  if (rc == ES_OK && fresh->n) rc = current_rows(s, rows, err); /* es_views has their rows now */
+  if (rc != ES_OK) {
+    sqlite3_free(fresh->names);
+    memset(fresh, 0, sizeof(*fresh));
   }
-  for (int j = 0; rc == ES_OK && j < rows->n; j++)
-    for (int k = 0; k < n_fresh; k++)
-      if (sqlite3_stricmp(rows->rows[j].name, fresh[k]) == 0) rows->rows[j].fresh = 1;
-  sqlite3_free(fresh);
   return rc;
 }
 
 es_status es_views_catch_up(es_store *s, const es_registry *reg, es_error *err) {
-  view_rows rows;
+  view_rows *rows;
+  fresh_views fresh;
   if (!s->exists) return ES_OK; /* no log yet: nothing to attach to */
-  es_status rc = attach_new(s, reg, &rows, err);
-  rows_free(&rows);
+  es_status rc = attach_new(s, reg, &rows, &fresh, err);
+  sqlite3_free(fresh.names);
   return rc;
 }
 
 es_status es_views_apply(es_store *s, const es_registry *reg, int64_t from, int64_t to, es_error *err) {
-  view_rows rows;
+  view_rows *rows = 0;
+  fresh_views fresh;
   event_batch batch = {0};
-  es_status rc = attach_new(s, reg, &rows, err);
+  es_status rc = attach_new(s, reg, &rows, &fresh, err);
   int small = to - from <= SMALL_RANGE;
-  if (rc == ES_OK && rows.n && small && (rc = load_batch(s, from, to, &batch, err)) == ES_OK) s->notes = &batch;
-  for (int i = 0; rc == ES_OK && i < rows.n; i++) {
-    const view_row *r = &rows.rows[i];
+  if (rc == ES_OK && rows->n && small && (rc = load_batch(s, from, to, &batch, err)) == ES_OK) s->notes = &batch;
+  es_view_store port = es_store_view_port(s); /* one port for the command's folds: one schema check */
+  for (int i = 0; rc == ES_OK && i < rows->n; i++) {
+    view_row *r = &rows->rows[i];
     const es_view *v = 0;
-    if (r->fresh) continue; /* built from the whole log just now, these events included */
+    if (is_fresh(&fresh, r->name)) continue; /* built from the whole log just now, these events included */
     if (r->is_sql) rc = apply_sql(s, r, from, to, 0, err);
-    else if (registered(reg, r, &v, err) == ES_OK) rc = small ? apply_c_batch(s, v, &batch, err) : apply_c(s, v, from, to, 0, err);
+    else if (registered(reg, r, &v, err) == ES_OK) rc = small ? apply_c_batch(s, v, &port, &batch, err) : apply_c(s, v, from, to, 0, err);
     else rc = err->status;
   }
   s->notes = 0;
   batch_clear(&batch);
-  rows_free(&rows);
+  sqlite3_free(fresh.names);
   return rc;
 }
 
@@ -615,6 +800,7 @@ es_status es_views_drop(es_store *s, const char *name, es_error *err) {
   if (rc == ES_OK) rc = es_guards_drop_view(s, name, err);
   if (rc == ES_OK) {
     char *sql = sqlite3_mprintf("DELETE FROM main.es_views WHERE name = %Q", name);
+    rows_changing(s);
     es_store_arm_table(s, "es_views");
     rc = es_store_exec(s, sql, "forgetting a view", err);
     es_store_arm_table(s, 0);

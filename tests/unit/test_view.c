@@ -9,7 +9,8 @@
 ** and exact message, prefixed with the view and the event (no column set, invalid column values,
 ** unknown operation, failures of the port propagated with their native code, a fold giving up
 ** after a getter's complaint, malformed stored data and rows); and out of memory at every
-** allocation ends in ES_NOMEM or success, never a leak.
+** allocation ends in ES_NOMEM or success, never a leak. An event folded by several views through
+** one es_view_input is parsed once; a parse that failed is reported by each of them.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1067,6 +1068,96 @@ static void test_oom_port_failure(void **state) {
   oom_failure_loop(insert_one, 1, ES_STORAGE, "disk I/O error");
 }
 
+/* ----------------------- one parse for every view that folds an event ----------------------- */
+
+/* Views v and w, both probe_fold with the same probe, folding the sample event through one input:
+** its data and metadata are parsed by the first fold and read again by the second, which
+** allocates nothing for them; both see the same fields. */
+static void test_one_parse_for_many_views(void **state) {
+  (void)state;
+  vfx x;
+  vfx_open(&x, see_everything);
+  es_view_type def = {.iVersion = 1, .name = "w", .columns = "id TEXT PRIMARY KEY", .event_types = handled,
+                      .n_event_types = 2, .fold = probe_fold};
+  assert_int_equal(es_registry_add_view(x.reg, &def, &x.p, 0, &x.err), ES_OK);
+  const es_view *w = es_registry_find_view(x.reg, "w");
+  es_view_event e = sample_event();
+  es_view_input in;
+  es_view_input_init(&in, &e);
+  long before = fake_mem_count();
+  assert_int_equal(es_view_fold(x.view, &x.fs->port, &in, &x.err), ES_OK);
+  long first = fake_mem_count() - before;
+  es_json_doc *data = in.data, *meta = in.metadata;
+  assert_non_null(data);
+  assert_non_null(meta);
+  assert_int_equal(x.p.amount, 250);
+  memset(&x.p, 0, sizeof(x.p));
+  x.p.script = see_everything;
+  before = fake_mem_count();
+  assert_int_equal(es_view_fold(w, &x.fs->port, &in, &x.err), ES_OK);
+  long second = fake_mem_count() - before;
+  assert_ptr_equal(in.data, data); /* not parsed again */
+  assert_ptr_equal(in.metadata, meta);
+  assert_true(second < first);
+  assert_int_equal(x.p.calls, 1);
+  assert_int_equal(x.p.amount, 250);
+  assert_str(x.p.meta_user, "ada");
+  es_view_input_clear(&in);
+  assert_null(in.data);
+  vfx_close(&x);
+  assert_int_equal(fake_mem_live(), live_at_start);
+}
+
+/* A parse that fails is not kept: each view that folds the event reports it, under its own name. */
+static void test_failed_parse_is_not_kept(void **state) {
+  (void)state;
+  vfx x;
+  vfx_open(&x, see_everything);
+  es_view_type def = {.iVersion = 1, .name = "w", .columns = "id TEXT PRIMARY KEY", .event_types = handled,
+                      .n_event_types = 2, .fold = probe_fold};
+  assert_int_equal(es_registry_add_view(x.reg, &def, &x.p, 0, &x.err), ES_OK);
+  es_view_event e = event_with("{\"amount\":250}", "[1]"); /* metadata that is not an object */
+  es_view_input in;
+  es_view_input_init(&in, &e);
+  assert_int_equal(es_view_fold(x.view, &x.fs->port, &in, &x.err), ES_INVALID_PAYLOAD);
+  assert_str(x.err.message, PREFIX "not a JSON object");
+  assert_null(in.data);
+  assert_null(in.metadata);
+  es_error_clear(&x.err);
+  assert_int_equal(es_view_fold(es_registry_find_view(x.reg, "w"), &x.fs->port, &in, &x.err), ES_INVALID_PAYLOAD);
+  assert_str(x.err.message, "view 'w' failed on event 'Deposited' (position 42, account 'acc-1' version 7): not a JSON object");
+  assert_int_equal(x.p.calls, 0);
+  es_view_input_clear(&in);
+  vfx_close(&x);
+  assert_int_equal(fake_mem_live(), live_at_start);
+}
+
+/* Out of memory anywhere in two folds sharing one input: ES_NOMEM or success, never a leak. */
+static void test_oom_shared_input(void **state) {
+  (void)state;
+  int succeeded = 0;
+  for (long n = 0; !succeeded && n < 10000; n++) {
+    vfx x;
+    vfx_open(&x, see_everything);
+    es_view_type def = {.iVersion = 1, .name = "w", .columns = "id TEXT PRIMARY KEY", .event_types = handled,
+                        .n_event_types = 2, .fold = probe_fold};
+    assert_int_equal(es_registry_add_view(x.reg, &def, &x.p, 0, &x.err), ES_OK);
+    es_view_event e = sample_event();
+    es_view_input in;
+    es_view_input_init(&in, &e);
+    fake_mem_fail_after(n);
+    es_status rc = es_view_fold(x.view, &x.fs->port, &in, &x.err);
+    if (rc == ES_OK) rc = es_view_fold(es_registry_find_view(x.reg, "w"), &x.fs->port, &in, &x.err);
+    fake_mem_fail_after(-1);
+    if (rc == ES_OK) succeeded = 1;
+    else assert_int_equal(rc, ES_NOMEM);
+    es_view_input_clear(&in);
+    vfx_close(&x);
+    assert_int_equal(fake_mem_live(), live_at_start);
+  }
+  assert_true(succeeded);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
@@ -1091,6 +1182,9 @@ int main(void) {
       T(test_oom_loop),
       T(test_oom_getter_failure),
       T(test_oom_port_failure),
+      T(test_one_parse_for_many_views),
+      T(test_failed_parse_is_not_kept),
+      T(test_oom_shared_input),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
